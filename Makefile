@@ -1,0 +1,59 @@
+# Everything one can do with the book. `make help` lists the targets.
+# Each target sets up what it needs: a fresh machine needs only `make book` or `make test`.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+NODE_STAMP := assets/node_modules/.installed
+VENDOR := assets/site/vendor
+CHROMIUM := /usr/bin/chromium
+CHAPTERS := $(shell $(PYTHON) -c "import re;print(' '.join(f + '.ipynb' for f in re.findall(r'file: (\S+)', open('_toc.yml').read()) if f.startswith('chapters/') and not f.endswith('index')))")
+
+.PHONY: help book test nbval pytest execute sync slides bench clean
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 12
+
+$(STAMP): requirements.txt pyproject.toml
+	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements.txt
+	$(BIN)/python -c "import matplotlib.pyplot"  # build matplotlib's font cache now, not inside a chapter's output
+	touch $@
+
+$(NODE_STAMP): assets/package.json assets/package-lock.json
+	cd assets && npm ci --no-audit --no-fund --loglevel=error
+	rm -rf $(VENDOR) && mkdir -p $(VENDOR)
+	cp -r assets/node_modules/mathjax/es5 $(VENDOR)/mathjax
+	touch $@
+
+$(CHROMIUM):
+	apt-get update -qq && apt-get install -y -qq chromium
+
+# Jupyter Book's execution cache knows a notebook by its code cells only: when the helper package changes
+# (say the widget's front end, saved into the page with the widget), every chapter must run again.
+CACHE_STAMP := _build/.jupyter_cache/.xentbook-stamp
+$(CACHE_STAMP): $(wildcard xentbook/*)
+	rm -rf _build/.jupyter_cache
+	mkdir -p $(dir $@) && touch $@
+
+book: $(STAMP) $(NODE_STAMP) $(CACHE_STAMP)  ## execute every chapter (cached) and build the site into _build/html
+	$(BIN)/jupyter-book build . -W -n --keep-going
+
+test: book $(CHROMIUM)  ## build the book, then run every test: nbval on each chapter and tests/
+	$(BIN)/pytest
+
+execute: $(STAMP)  ## re-execute the chapters in place (commit the outputs: nbval compares them)
+	$(BIN)/python tools/notebooks.py execute $(CHAPTERS)
+
+sync: $(STAMP)  ## rewrite every chapter's Colab badge and set-up cell from _config.yml
+	$(BIN)/python tools/notebooks.py sync $(CHAPTERS)
+
+slides: $(STAMP) $(NODE_STAMP)  ## turn every chapter into a reveal.js deck under _build/slides
+	$(BIN)/python tools/slides.py $(CHAPTERS)
+
+bench: $(STAMP)  ## run the benchmarks; the table is printed and written to _build/bench.md
+	$(BIN)/python benchmarks/bench_xent.py
+
+clean:  ## remove the build (keeps .venv and node_modules)
+	rm -rf _build

@@ -1,0 +1,114 @@
+"""The overflow explorer's logic, called as the chapter cells and the widget call it."""
+
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from xentbook.explorer import BASE_LOGITS, TARGET, OverflowExplorer, exp_overflow_threshold, explore
+
+THRESHOLDS = {
+    "float16": 11.09375,
+    "bfloat16": 89.0,
+    "float32": 88.72283935546875,
+    "float64": 709.7827128933841,
+}
+
+
+@pytest.mark.parametrize("dtype", THRESHOLDS)
+def test_exp_overflow_threshold_is_the_first_value_whose_exp_is_inf(dtype):
+    threshold = exp_overflow_threshold(dtype)
+    assert threshold == THRESHOLDS[dtype]
+    at = torch.tensor(threshold, dtype=getattr(torch, dtype))
+    bits = {16: torch.int16, 32: torch.int32, 64: torch.int64}[torch.finfo(at.dtype).bits]
+    below = (at.view(bits) - 1).view(at.dtype)  # the representable value just below (positive floats)
+    assert torch.isinf(torch.exp(at))
+    assert torch.isfinite(torch.exp(below))
+
+
+def test_explore_at_scale_one_matches_torch_softmax_and_cross_entropy():
+    result = explore(scale=1.0)
+    logits = torch.tensor(BASE_LOGITS)
+    assert result.ok
+    torch.testing.assert_close(result.naive_probs, torch.softmax(logits, -1))
+    torch.testing.assert_close(result.stable_probs, torch.softmax(logits, -1))
+    expected = F.cross_entropy(logits[None], torch.tensor([TARGET])).item()
+    assert result.naive_loss == pytest.approx(expected, rel=1e-6)
+    assert result.stable_loss == pytest.approx(expected, rel=1e-6)
+    assert "agree" in result.message
+
+
+def test_naive_softmax_returns_nan_past_float32_overflow_and_stable_stays_finite():
+    largest = max(BASE_LOGITS)
+    threshold = exp_overflow_threshold("float32")
+    just_past = explore(push=threshold - largest + 1e-4)
+    assert just_past.ok and just_past.logits.max().item() >= threshold
+    assert torch.isnan(just_past.naive_probs).any()
+    assert torch.isfinite(just_past.stable_probs).all()
+    assert math.isfinite(just_past.stable_loss)
+    assert "overflows float32" in just_past.message
+    just_below = explore(push=threshold - largest - 1e-3)
+    assert torch.isfinite(just_below.naive_probs).all()
+    assert "agree" in just_below.message
+
+
+@pytest.mark.parametrize("push", [1e4, -1e4])
+def test_pushing_one_logit_by_1e4_breaks_naive_but_not_stable(push):
+    result = explore(push=push, push_class=TARGET)
+    logits = result.logits.double()
+    expected = -torch.log_softmax(logits, -1)[TARGET].item()
+    assert result.ok
+    assert not math.isfinite(result.naive_loss)
+    assert result.stable_loss == pytest.approx(expected, rel=1e-6)
+
+
+def test_target_probability_underflow_makes_naive_loss_inf():
+    result = explore(push=-200, push_class=TARGET)
+    assert result.naive_loss == math.inf
+    reference = -torch.log_softmax(result.logits.double(), -1)[TARGET].item()
+    assert result.stable_loss == pytest.approx(reference, rel=1e-6)
+    assert "underflows to 0" in result.message
+
+
+def test_float16_overflows_at_a_far_smaller_logit_than_float32():
+    float16 = explore(scale=10.0, dtype="float16")  # largest logit 13.877: past 11.09375, far below 88.72
+    assert torch.isnan(float16.naive_probs).any()
+    assert torch.isfinite(float16.stable_probs).all()
+    assert "overflows float16" in float16.message
+    assert "agree" in explore(scale=10.0, dtype="float32").message
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "words"),
+    [
+        ({"scale": float("nan")}, "scale is NaN"),
+        ({"scale": "nan"}, "scale is NaN"),
+        ({"push": float("inf")}, "push is infinite"),
+        ({"push": "-inf"}, "push is infinite"),
+        ({"scale": "abc"}, "must be a number such as 70"),
+        ({"scale": ""}, "must be a number such as 70"),
+        ({"scale": "1e999"}, "beyond any floating-point range"),
+        ({"scale": 1e39}, "past the largest float32"),
+        ({"push": 1e5, "dtype": "float16"}, "past the largest float16"),
+        ({"push_class": 3}, "must be 0, 1 or 2"),
+        ({"dtype": "float8"}, "format must be one of"),
+    ],
+)
+def test_bad_input_gives_a_message_not_an_exception(kwargs, words):
+    result = explore(**kwargs)
+    assert result.ok is False
+    assert words in result.message
+    assert result.message in str(result)
+
+
+def test_widget_recomputes_with_torch_when_a_control_changes():
+    widget = OverflowExplorer()
+    assert widget.kernel["ok"] and "agree" in widget.kernel["message"]
+    widget.scale = "70"
+    assert widget.kernel["inputs"]["scale"] == "70"
+    assert widget.kernel["naive_loss"] == "inf"
+    assert widget.kernel["stable_loss"] == pytest.approx(explore(scale=70).stable_loss)
+    widget.scale = "NaN"
+    assert widget.kernel["ok"] is False and "scale is NaN" in widget.kernel["message"]
+    assert repr(widget) == "OverflowExplorer(scale='NaN', push='0', push_class=0, dtype='float32')"

@@ -1,0 +1,43 @@
+"""The book's from-scratch functions, exactly as the chapters define them.
+
+Each chapter writes its own functions in front of the reader; later chapters import the earlier ones from here,
+so that every notebook still runs when opened alone. ``tests/test_scratch.py`` checks that the source of each
+function below is the same, to the letter, as the cell that defines it in its chapter.
+"""
+
+import torch
+
+
+def sigmoid(z):
+    """Squash logits into probabilities: 1 / (1 + exp(-z))."""
+    return 1 / (1 + torch.exp(-z))
+
+
+def bce(probs, target):
+    """Binary cross entropy, averaged: -(y log p + (1 - y) log(1 - p))."""
+    return -(target * torch.log(probs) + (1 - target) * torch.log(1 - probs)).mean()
+
+
+def softmax(x):
+    """Softmax over the last dimension: exp(x) divided by its row sum."""
+    exps = torch.exp(x)
+    return exps / exps.sum(dim=-1, keepdim=True)
+
+
+def nl(input, target):
+    """Naive loss: softmax, pick each row's target probability, -log, mean."""
+    probs = softmax(input)
+    m = target.shape[0]
+    return -torch.log(probs[range(m), target]).mean()
+
+
+def log_softmax(x):
+    """Stable log-softmax over the last dimension: (x - max) - log(sum(exp(x - max)))."""
+    shifted = x - x.max(dim=-1, keepdim=True).values
+    return shifted - torch.log(torch.exp(shifted).sum(dim=-1, keepdim=True))
+
+
+def nll(input, target):
+    """Negative log-likelihood: minus each row's log-probability of its target, averaged."""
+    m = target.shape[0]
+    return -input[range(m), target].mean()
