@@ -10,7 +10,7 @@ VENDOR := assets/site/vendor
 CHROMIUM := /usr/bin/chromium
 CHAPTERS := $(shell $(PYTHON) -c "import re;print(' '.join(f + '.ipynb' for f in re.findall(r'file: (\S+)', open('_toc.yml').read()) if f.startswith('chapters/') and not f.endswith('index')))")
 
-.PHONY: help book test nbval pytest execute sync slides bench clean
+.PHONY: help book test execute sync slides bench measure clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 12
@@ -41,7 +41,7 @@ book: $(STAMP) $(NODE_STAMP) $(CACHE_STAMP)  ## execute every chapter (cached) a
 	$(BIN)/jupyter-book build . -W -n --keep-going
 
 test: book $(CHROMIUM)  ## build the book, then run every test: nbval on each chapter and tests/
-	$(BIN)/pytest
+	$(BIN)/pytest -n 2
 
 execute: $(STAMP)  ## re-execute the chapters in place (commit the outputs: nbval compares them)
 	$(BIN)/python tools/notebooks.py execute $(CHAPTERS)
@@ -54,6 +54,9 @@ slides: $(STAMP) $(NODE_STAMP)  ## turn every chapter into a reveal.js deck unde
 
 bench: $(STAMP)  ## run the benchmarks; the table is printed and written to _build/bench.md
 	$(BIN)/python benchmarks/bench_xent.py
+
+measure: $(STAMP) $(NODE_STAMP)  ## time a cold build, a one-chapter rebuild and make test (the README's table)
+	$(BIN)/python tools/measure.py
 
 clean:  ## remove the build (keeps .venv and node_modules)
 	rm -rf _build

@@ -79,6 +79,14 @@ def test_float16_overflows_at_a_far_smaller_logit_than_float32():
     assert "agree" in explore(scale=10.0, dtype="float32").message
 
 
+def test_every_exp_underflowing_gives_zero_over_zero_in_float16():
+    result = explore(scale=20, push=-100, push_class=0, dtype="float16")  # logits -72.25, -25.3, -18.2
+    assert result.ok
+    assert torch.isnan(result.naive_probs).all()
+    assert torch.isfinite(result.stable_probs).all()
+    assert "Every exp underflows to 0 in float16" in result.message
+
+
 @pytest.mark.parametrize(
     ("kwargs", "words"),
     [

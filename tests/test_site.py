@@ -199,6 +199,37 @@ def test_page_javascript_and_torch_agree_on_naive_and_stable_softmax(page, site_
             assert (error <= ulp(reference[finite]).double()).all(), (name, row, key, js[key], reference)
 
 
+SETTINGS = [
+    (1, 0, 0, "float32"),
+    (70, 0, 0, "float32"),
+    (1, 1e4, 2, "float32"),
+    (1, -200, 2, "float32"),
+    (10, 0, 0, "float16"),
+    (20, -100, 0, "float16"),
+    (64, 0, 1, "bfloat16"),
+    (500, 0, 0, "float64"),
+    ("1e39", 0, 0, "float32"),
+]
+
+
+def test_page_explains_every_setting_in_the_same_words_as_python(page, site_url):
+    browser_page = open_page(page, site_url, CHAPTER_4)
+    messages = browser_page.evaluate(
+        """async (settings) => {
+            const state = JSON.parse(document.querySelector('script[type*=widget-state]').textContent).state;
+            const model = Object.values(state).find((m) => m.state._esm).state;
+            const url = URL.createObjectURL(new Blob([model._esm], { type: 'text/javascript' }));
+            const m = await import(url);
+            return settings.map(([scale, push, pushClass, format]) => m.explore({
+                scale: String(scale), push: String(push), pushClass, format, base: model.base, target: model.target,
+            }).message);
+        }""",
+        SETTINGS,
+    )
+    for (scale, push, push_class, dtype), message in zip(SETTINGS, messages):
+        assert message == explore(str(scale), str(push), push_class, dtype).message, (scale, push, push_class, dtype)
+
+
 def test_slider_to_readout_takes_under_one_frame(page, site_url):
     browser_page = open_page(page, site_url, CHAPTER_4)
     times = browser_page.evaluate(
@@ -236,9 +267,7 @@ def test_chapter_4_page_weighs_under_2_mb(page, site_url):
 
 
 def record(name, value):
-    """Keep a measurement in _build/measurements/site.json for the README's table."""
-    path = SITE.parent / "measurements" / "site.json"
+    """Keep a measurement in _build/measurements/NAME.json for the README's table (one file each: tests run in parallel)."""
+    path = SITE.parent / "measurements" / f"{name}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
-    data = json.loads(path.read_text()) if path.exists() else {}
-    data[name] = value
-    path.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
+    path.write_text(json.dumps(value) + "\n")

@@ -143,6 +143,12 @@ def explain(dtype, logits, naive_exps, naive_probs, naive_loss, stable_loss, thr
             f"The stable one subtracts the largest logit first, so exp never sees more than 0: "
             f"stable loss {fmt(stable_loss)}."
         )
+    if sum(naive_exps) == 0:
+        return (
+            f"Every exp underflows to 0 in {dtype} (the largest logit is {fmt(largest)}): 0 / 0 = nan, so the naive "
+            f"softmax is nan. The stable one subtracts the largest logit first, so one exp is exactly 1: "
+            f"stable loss {fmt(stable_loss)}."
+        )
     if naive_probs[TARGET] == 0:
         return (
             f"The target's probability underflows to 0 in {dtype}: -log 0 = inf, so the naive loss is inf. "

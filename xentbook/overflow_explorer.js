@@ -133,6 +133,13 @@ function explain(format, logits, naive, naiveLoss, stableLoss, threshold, target
       `stable loss ${fmt(stableLoss)}.`
     );
   }
+  if (naive.exps.every((e) => e === 0)) {
+    return (
+      `Every exp underflows to 0 in ${format} (the largest logit is ${fmt(largest)}): 0 / 0 = nan, so the naive ` +
+      `softmax is nan. The stable one subtracts the largest logit first, so one exp is exactly 1: ` +
+      `stable loss ${fmt(stableLoss)}.`
+    );
+  }
   if (naive.probs[target] === 0) {
     return (
       `The target's probability underflows to 0 in ${format}: -log 0 = inf, so the naive loss is inf. ` +

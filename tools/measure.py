@@ -1,0 +1,65 @@
+"""Time the book's commands, for the README's table: `make measure` (after `make book` has installed everything).
+
+1. cold `make book`: _build removed, every chapter executed, the site built;
+2. the rebuild after editing one chapter's code (only that chapter runs again);
+3. `make test`, with the book already built.
+Then the browser's figures recorded by tests/test_site.py. Prints a markdown table and writes
+_build/measurements/build.json.
+"""
+
+import json
+import os
+import pathlib
+import shutil
+import subprocess
+import sys
+import time
+
+import nbformat
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+EDITED = ROOT / "chapters" / "02_softmax.ipynb"
+
+
+def timed(command):
+    """Run a shell command in the repo; return its wall time in seconds (fail loudly if it fails)."""
+    start = time.perf_counter()
+    subprocess.run(command, shell=True, cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
+    return time.perf_counter() - start
+
+
+def edit_one_code_cell(path):
+    """Change one chapter's code (a comment in its last code cell), so that the cache must run it again."""
+    nb = nbformat.read(path, as_version=4)
+    cell = [c for c in nb.cells if c.cell_type == "code"][-1]
+    cell.source += "\n# edited by tools/measure.py"
+    nbformat.write(nb, path)
+
+
+def main():
+    """Measure, print the table, save the numbers."""
+    shutil.rmtree(ROOT / "_build", ignore_errors=True)
+    figures = {"cold make book (s)": timed("make book")}
+    original = EDITED.read_bytes()
+    try:
+        edit_one_code_cell(EDITED)
+        figures["rebuild after editing one chapter (s)"] = timed("make book")
+    finally:
+        EDITED.write_bytes(original)
+    timed("make book")  # back to the committed chapter
+    figures["make test, book already built (s)"] = timed("make test")
+    measured = ROOT / "_build" / "measurements"
+    figures["slider move to updated readout, median (ms)"] = json.loads(
+        (measured / "slider_to_readout_ms_median.json").read_text()
+    )
+    figures["chapter 4 page, bytes loaded uncompressed"] = json.loads((measured / "chapter4_page_bytes.json").read_text())
+    out = measured / "build.json"
+    out.write_text(json.dumps({k: round(v, 2) for k, v in figures.items()}, indent=2) + "\n")
+    print(f"| figure (measured on {os.cpu_count()} cores) | value |\n|---|---|")
+    for name, value in figures.items():
+        print(f"| {name} | {value:.1f} |" if isinstance(value, float) else f"| {name} | {value:,} |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
