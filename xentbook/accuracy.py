@@ -1,0 +1,100 @@
+"""Accuracy of log-softmax in float32, counted in ulps (chapter 9).
+
+``log_softmax_log1p`` is the chapter's lesson and is defined, to the letter, in a cell of
+``chapters/09_accuracy.ipynb``. Everything else here is measuring equipment the chapter imports: the ulp counter,
+the reference, the three input families, the four methods and ``ulp_report``, which the benchmark reuses.
+"""
+
+import decimal
+
+import torch
+import torch.nn.functional as F
+
+from xentbook.scratch import log_softmax
+
+FAMILIES = ("ordinary", "shifted", "dominant")
+SHIFT = 1e4  # added to every logit of the "shifted" family
+GAP = 30.0  # how far the "dominant" family's target logit sits above the row's other logits
+
+
+def log_softmax_log1p(x):
+    """Log-softmax with log1p (Blanchard, Higham & Higham 2021): (x - max) - log1p(sum of the other exp(x - max))."""
+    max_values, argmax = x.max(dim=-1, keepdim=True)
+    shifted = x - max_values
+    others = torch.exp(shifted).scatter(-1, argmax, 0.0)
+    return shifted - torch.log1p(others.sum(dim=-1, keepdim=True))
+
+
+def ulp(reference):
+    """The float32 spacing at each reference value: next float32 above |reference| minus |reference| (float64)."""
+    magnitude = reference.to(torch.float32).abs()
+    return (torch.nextafter(magnitude, torch.tensor(float("inf"))) - magnitude).to(torch.float64)
+
+
+def ulp_error(computed, reference):
+    """|computed - reference| in float32 ulps of the reference, elementwise (float64)."""
+    return (computed.to(torch.float64) - reference.to(torch.float64)).abs() / ulp(reference)
+
+
+def exact_log_softmax(row, digits=50):
+    """Log-softmax of a 1-D tensor in decimal arithmetic with `digits` significant digits, rounded to float64."""
+    context = decimal.Context(prec=digits)
+    values = [decimal.Decimal(v) for v in row.to(torch.float64).tolist()]  # exact: every float is a decimal
+    largest = max(values)
+    total = sum((context.exp(context.subtract(v, largest)) for v in values), decimal.Decimal(0))
+    lse = context.add(largest, context.ln(total))
+    return torch.tensor([float(context.subtract(v, lse)) for v in values], dtype=torch.float64)
+
+
+def reference_log_softmax(x):
+    """The float64 reference: log_softmax_log1p on the inputs converted (exactly) to float64."""
+    return log_softmax_log1p(x.to(torch.float64))
+
+
+def input_families(seed=0, rows=1000, cols=100):
+    """Three seeded (rows, cols) float32 families: randn, randn + 1e4, and randn with one logit 30 above the rest."""
+    generator = torch.Generator().manual_seed(seed)
+    ordinary = torch.randn(rows, cols, generator=generator)
+    target = torch.randint(cols, (rows,), generator=generator)
+    dominant = ordinary.clone()
+    dominant[torch.arange(rows), target] = ordinary.max(dim=-1).values + GAP
+    return {"ordinary": ordinary, "shifted": ordinary + SHIFT, "dominant": dominant}
+
+
+def x_minus_logsumexp(x):
+    """Log-softmax as x - logsumexp(x): the formula read literally."""
+    return x - x.logsumexp(-1, keepdim=True)
+
+
+def f_log_softmax(x):
+    """PyTorch's F.log_softmax over the last dimension."""
+    return F.log_softmax(x, dim=-1)
+
+
+METHODS = {
+    "x - logsumexp": x_minus_logsumexp,
+    "max-shifted": log_softmax,
+    "F.log_softmax": f_log_softmax,
+    "log_softmax_log1p": log_softmax_log1p,
+}
+
+
+def ulp_report(seed=0, rows=1000, cols=100):
+    """{family: {method: (max_ulps, mean_ulps)}} for the three input families and the four methods, in float32."""
+    report = {}
+    for family, x in input_families(seed, rows, cols).items():
+        reference = reference_log_softmax(x)
+        report[family] = {}
+        for name, method in METHODS.items():
+            errors = ulp_error(method(x), reference)
+            report[family][name] = (errors.max().item(), errors.mean().item())
+    return report
+
+
+def ulp_table(report):
+    """An aligned text table of a ulp_report: one line per family and method, max and mean ulps."""
+    lines = [f"{'family':<10} {'method':<18} {'max ulps':>12} {'mean ulps':>12}"]
+    for family, methods in report.items():
+        for name, (largest, mean) in methods.items():
+            lines.append(f"{family:<10} {name:<18} {largest:>12.1f} {mean:>12.2f}")
+    return "\n".join(lines)
