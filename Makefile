@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 NODE_STAMP := assets/node_modules/.installed
 VENDOR := assets/site/vendor
 CHROMIUM := /usr/bin/chromium
-CHAPTERS := $(shell $(PYTHON) -c "import re;print(' '.join(f + '.ipynb' for f in re.findall(r'file: (\S+)', open('_toc.yml').read()) if f.startswith('chapters/') and not f.endswith('index')))")
+CHAPTERS := $(shell $(PYTHON) -c "import os, re; print(' '.join(f + '.ipynb' for f in re.findall(r'file: (\S+)', open('_toc.yml').read()) if os.path.exists(f + '.ipynb')))")
 
 .PHONY: help book test execute sync slides bench measure clean
 
@@ -40,7 +40,7 @@ $(CACHE_STAMP): $(wildcard xentbook/*)
 book: $(STAMP) $(NODE_STAMP) $(CACHE_STAMP)  ## execute every chapter (cached) and build the site into _build/html
 	$(BIN)/jupyter-book build . -W -n --keep-going
 
-test: book $(CHROMIUM)  ## build the book, then run every test: nbval on each chapter and tests/
+test: book slides $(CHROMIUM)  ## build the book and the slides, then run every test (nbval on each chapter too)
 	$(BIN)/pytest -n 2
 
 execute: $(STAMP)  ## re-execute the chapters in place (commit the outputs: nbval compares them)

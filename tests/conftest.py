@@ -1,5 +1,6 @@
 """Fixtures shared by the tests: the book's paths, the built site served on 127.0.0.1, a real headless Chromium."""
 
+import contextlib
 import functools
 import http.server
 import pathlib
@@ -45,17 +46,26 @@ class _QuietHandler(http.server.SimpleHTTPRequestHandler):
         pass
 
 
+@contextlib.contextmanager
+def serve(directory):
+    """Serve a folder over HTTP on 127.0.0.1 (a free port) for as long as the block runs; yields its base URL."""
+    handler = functools.partial(_QuietHandler, directory=str(directory))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+
+
 @pytest.fixture(scope="session")
 def site_url():
     """The built site, served over HTTP on 127.0.0.1 for the session."""
     if not (SITE / "index.html").exists():
         pytest.fail("_build/html is missing: run `make book` (make test does it first)")
-    handler = functools.partial(_QuietHandler, directory=str(SITE))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
+    with serve(SITE) as url:
+        yield url
 
 
 @pytest.fixture(scope="session")
@@ -88,7 +98,7 @@ class Page:
     def _route(self, route):
         url = route.request.url
         host = urllib.parse.urlsplit(url).hostname
-        if url.startswith(("data:", "blob:")) or host == "127.0.0.1":
+        if url.startswith(("data:", "blob:", "file:")) or host == "127.0.0.1":
             route.continue_()
         else:
             self.blocked.append(url)
