@@ -7,7 +7,7 @@ import statistics
 import pytest
 import torch
 
-from conftest import SHOTS, SITE, Page, toc_files
+from conftest import SHOTS, SITE, Page, toc_files, toc_notebooks
 from xentbook.explorer import BASE_LOGITS, exp_overflow_threshold, explore
 from xentbook.scratch import log_softmax, softmax
 
@@ -42,6 +42,52 @@ def test_page_loads_nothing_from_outside_the_site_and_has_no_errors(page, site_u
     assert page.blocked == [], f"requests to other hosts: {page.blocked}"
     assert page.failed == [], f"failed or missing resources: {page.failed}"
     assert page.errors == [], f"page errors: {page.errors}"
+
+
+@pytest.mark.parametrize("notebook", toc_notebooks(), ids=lambda p: p.stem)
+def test_chapter_page_launches_its_own_notebook_in_colab_and_offers_the_ipynb(notebook):
+    import sys
+
+    sys.path.insert(0, str(SITE.parent.parent / "tools"))
+    import notebooks as tool
+
+    config = tool.load_config()
+    html = (SITE / "chapters" / f"{notebook.stem}.html").read_text()
+    assert f'href="{tool.colab_url(config, notebook)}"' in html
+    assert f'href="../_sources/chapters/{notebook.name}"' in html
+    assert (SITE / "_sources" / "chapters" / notebook.name).read_bytes() == notebook.read_bytes()
+
+
+def test_pages_link_to_previous_and_next_in_reading_order(page, site_url):
+    names = toc_files()
+    for before, name, after in zip(names, names[1:], names[2:]):
+        browser_page = open_page(page, site_url, f"{name}.html")
+        previous = browser_page.locator("a.left-prev").get_attribute("href")
+        following = browser_page.locator("a.right-next").get_attribute("href")
+        assert previous.split("/")[-1] == f"{before.split('/')[-1]}.html", (name, previous)
+        assert following.split("/")[-1] == f"{after.split('/')[-1]}.html", (name, following)
+
+
+def test_search_finds_chapters_with_no_network(page, site_url):
+    browser_page = open_page(page, site_url, "search.html?q=logsumexp")
+    browser_page.wait_for_selector("#search-results li", timeout=15000)
+    hits = browser_page.locator("#search-results li a").all_inner_texts()
+    assert any("log-sum-exp" in hit.lower() for hit in hits), hits
+    assert page.blocked == []
+
+
+def test_site_works_from_a_folder_on_disk_like_a_usb_stick(browser):
+    reader = Page(browser)
+    try:
+        browser_page = reader.page
+        browser_page.goto((SITE / CHAPTER_4).as_uri())
+        browser_page.wait_for_function("document.documentElement.dataset.widgetsReady")
+        browser_page.wait_for_selector("mjx-container", timeout=15000)
+        browser_page.locator(f"{WIDGET} input[type=text][id$='-scale']").first.fill("70")
+        assert "overflows float32" in browser_page.locator(f"{WIDGET} .xent-ox-message").first.inner_text()
+        assert reader.errors == [] and reader.blocked == []
+    finally:
+        reader.close()
 
 
 def test_math_is_rendered_by_the_local_mathjax(page, site_url):
