@@ -33,11 +33,12 @@ $(CHROMIUM):
 # Jupyter Book's execution cache knows a notebook by its code cells only: when the helper package changes
 # (say the widget's front end, saved into the page with the widget), every chapter must run again.
 CACHE_STAMP := _build/.jupyter_cache/.xentbook-stamp
-$(CACHE_STAMP): $(wildcard xentbook/*)
+$(CACHE_STAMP): $(wildcard xentbook/*.py xentbook/*.js xentbook/*.css)
 	rm -rf _build/.jupyter_cache
 	mkdir -p $(dir $@) && touch $@
 
 book: $(STAMP) $(NODE_STAMP) $(CACHE_STAMP)  ## execute every chapter (cached) and build the site into _build/html
+	$(BIN)/python tools/notebooks.py prefetch $(CHAPTERS)
 	$(BIN)/jupyter-book build . -W -n --keep-going
 
 test: book slides $(CHROMIUM)  ## build the book and the slides, then run every test (nbval on each chapter too)
