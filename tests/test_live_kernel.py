@@ -1,0 +1,127 @@
+"""The overflow explorer with a live kernel: chapter 4 opened alone in a real JupyterLab, driven in Chromium."""
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+
+import pytest
+
+from conftest import ROOT, SHOTS, Page
+from xentbook.explorer import explore, fmt
+
+CHAPTER_4 = ROOT / "chapters" / "04_log_sum_exp.ipynb"
+TOKEN = "xentbook-test"
+KERNEL_LINE = ".xent-ox .xent-ox-kernel"
+
+
+def free_port():
+    """A TCP port on 127.0.0.1 that nothing listens on."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture
+def jupyterlab(tmp_path):
+    """JupyterLab serving a folder that holds chapter 4 alone, on 127.0.0.1; yields the notebook's URL."""
+    book = tmp_path / "book"
+    book.mkdir()
+    shutil.copy(CHAPTER_4, book / CHAPTER_4.name)
+    port = free_port()
+    log = tmp_path / "jupyterlab.log"
+    config = tmp_path / ".config"
+    # A reader's JupyterLab as it would be after ticking "Always start the preferred kernel" and "never fetch news".
+    for name, settings in {
+        "notebook-extension/tracker": {"autoStartDefaultKernel": True},
+        "apputils-extension/notification": {"fetchNews": "false", "checkForUpdates": False},
+    }.items():
+        path = config / "lab" / "user-settings" / "@jupyterlab" / f"{name}.jupyterlab-settings"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(settings))
+    env = dict(os.environ, JUPYTER_CONFIG_DIR=str(config), JUPYTER_RUNTIME_DIR=str(tmp_path / ".run"))
+    server = subprocess.Popen(
+        [sys.executable, "-m", "jupyterlab", "--no-browser", "--ip=127.0.0.1", f"--port={port}",
+         f"--ServerApp.root_dir={book}", f"--IdentityProvider.token={TOKEN}",
+         "--allow-root", "--LabApp.extension_manager=readonly"],
+        cwd=book, env=env, stdout=subprocess.DEVNULL, stderr=log.open("w"),  # a file: a full pipe would stall it
+    )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            urllib.request.urlopen(f"{base}/api/status?token={TOKEN}", timeout=2)
+            break
+        except OSError:
+            if server.poll() is not None or time.monotonic() > deadline:
+                server.kill()
+                pytest.fail(f"JupyterLab did not start: {log.read_text()[-3000:]}")
+            time.sleep(0.5)
+    # Start the notebook's kernel through the REST API, as a reader's first run would.
+    session = json.dumps({"path": CHAPTER_4.name, "type": "notebook", "name": CHAPTER_4.name,
+                          "kernel": {"name": "python3"}}).encode()
+    request = urllib.request.Request(f"{base}/api/sessions?token={TOKEN}", data=session, method="POST",
+                                     headers={"Content-Type": "application/json"})
+    urllib.request.urlopen(request, timeout=30).close()
+    yield base
+    server.terminate()
+    try:
+        server.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        server.kill()
+
+
+def accept_dialogs(page, seconds):
+    """For a few seconds, accept any dialog JupyterLab raises (its "Select Kernel" offers the notebook's own)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        accept = page.locator(".jp-Dialog button.jp-mod-accept")
+        if accept.count() and accept.first.is_visible():
+            accept.first.click()
+        page.wait_for_timeout(250)
+
+
+def test_explorer_recomputes_with_torch_in_a_live_kernel(browser, jupyterlab):
+    reader = Page(browser)
+    page = reader.page
+    try:
+        page.goto(f"{jupyterlab}/lab/tree/{CHAPTER_4.name}?token={TOKEN}")
+        page.locator(".jp-Notebook").first.wait_for(timeout=60000)
+        page.locator(".jp-Notebook .jp-Cell").first.wait_for(timeout=60000)
+        accept_dialogs(page, 5)
+        page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
+        page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
+        page.locator(KERNEL_LINE).first.wait_for(state="attached", timeout=120000)  # far down the notebook
+        page.wait_for_function(
+            f"document.querySelector('{KERNEL_LINE}').textContent.includes(\"torch's answer\")", timeout=60000
+        )
+        page.locator(".xent-ox").first.scroll_into_view_if_needed()
+        assert "agree" in page.locator(".xent-ox .xent-ox-message").first.text_content()
+
+        past = explore(scale="70")  # torch's numbers, computed here, for the kernel's answer to match
+        answer = f"naive loss {fmt(past.naive_loss)}, stable loss {fmt(past.stable_loss)}"
+        scale = page.locator(".xent-ox input[type=text][id$='-scale']").first
+        scale.fill("70")  # the front end sends it to the kernel, which answers with torch's numbers
+        page.wait_for_function(
+            f"document.querySelector('{KERNEL_LINE}').textContent.includes('{answer}')",
+            timeout=30000,
+        )
+        scale.fill("NaN")
+        page.wait_for_function(
+            f"document.querySelector('{KERNEL_LINE}').textContent.includes('scale is NaN')", timeout=30000
+        )
+        assert "scale is NaN" in page.locator(".xent-ox .xent-ox-message").first.text_content()
+        scale.fill("70")
+        page.wait_for_function(
+            f"document.querySelector('{KERNEL_LINE}').textContent.includes('{answer}')", timeout=30000
+        )
+        page.locator(".xent-ox").first.screenshot(path=str(SHOTS / "jupyterlab-explorer-live-kernel.png"))
+        assert reader.errors == []
+    finally:
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SHOTS / "jupyterlab-last-view.png"))  # what the reader saw last, pass or fail
+        reader.close()
