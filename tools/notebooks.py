@@ -150,7 +150,7 @@ def main(argv=None):
     config = load_config()
     if args.command == "prefetch":
         ran, failed = prefetch(notebooks, ROOT / "_build" / ".jupyter_cache")
-        print(f"prefetched {ran} chapter(s) into the execution cache; {failed} failed (the build will report them)")
+        print(f"prefetched {ran} chapter(s) into the execution cache; {failed} failed (the build will report them)", flush=True)
         return 0
     for notebook in notebooks:
         if args.command == "sync":
