@@ -1,7 +1,5 @@
 """Chapter 10's code: the chunked cross entropy and the vocabulary-parallel loss on real processes."""
 
-import ast
-import inspect
 import os
 import re
 import socket
@@ -9,18 +7,15 @@ import subprocess
 import sys
 import time
 
-import nbformat
 import pytest
 import torch
 import torch.nn.functional as F
 
-from conftest import ROOT
 from xentbook import chunked as chunked_module
 from xentbook import vocab_parallel
 from xentbook.chunked import chunked_cross_entropy, peak_memory
 from xentbook.vocab_parallel import class_range, make_logits
 
-CHAPTER = ROOT / "chapters" / "10_large_vocab.ipynb"
 
 
 def batch(rows, classes, seed, scale=1.0, dtype=torch.float32):
@@ -106,27 +101,6 @@ def test_memory_timeline_ignores_frees_of_tensors_made_before_it():
         return torch.empty(250_000)
 
     assert chunked_module.memory_timeline(frees_an_old_tensor_and_makes_a_new_one) == [0, 1_000_000, 0]
-
-
-def chapter_definitions():
-    """{name: source} of every chapter 10 cell that is exactly one function or class definition."""
-    found = {}
-    for cell in nbformat.read(CHAPTER, as_version=4).cells:
-        if cell.cell_type != "code":
-            continue
-        tree = ast.parse(cell.source)
-        if len(tree.body) == 1 and isinstance(tree.body[0], (ast.FunctionDef, ast.ClassDef)):
-            found[tree.body[0].name] = cell.source.strip()
-    return found
-
-
-@pytest.mark.parametrize(
-    "obj", [chunked_module.ChunkedCrossEntropy, chunked_module.chunked_cross_entropy,
-            vocab_parallel.vocab_parallel_cross_entropy],
-    ids=lambda obj: obj.__name__,
-)
-def test_chapter_defines_the_lesson_code_exactly_as_the_package_does(obj):
-    assert chapter_definitions()[obj.__name__] == inspect.getsource(obj).strip()
 
 
 @pytest.mark.parametrize("classes, world_size", [(50257, 2), (1001, 3), (5, 4), (3, 3)])
