@@ -8,7 +8,6 @@ STAMP := $(VENV)/.installed
 NODE_STAMP := assets/node_modules/.installed
 VENDOR := assets/site/vendor
 CHROMIUM := /usr/bin/chromium
-CHAPTERS := $(shell $(PYTHON) -c "import os, re; print(' '.join(f + '.ipynb' for f in re.findall(r'file: (\S+)', open('_toc.yml').read()) if os.path.exists(f + '.ipynb')))")
 
 .PHONY: help book test execute sync slides bench measure clean
 
@@ -38,20 +37,20 @@ $(CACHE_STAMP): $(wildcard xentbook/*.py xentbook/*.js xentbook/*.css)
 	mkdir -p $(dir $@) && touch $@
 
 book: $(STAMP) $(NODE_STAMP) $(CACHE_STAMP)  ## execute every chapter (cached) and build the site into _build/html
-	$(BIN)/python tools/notebooks.py prefetch $(CHAPTERS)
+	$(BIN)/python tools/notebooks.py prefetch
 	$(BIN)/jupyter-book build . -W -n --keep-going
 
 test: book slides $(CHROMIUM)  ## build the book and the slides, then run every test (nbval on each chapter too)
 	$(BIN)/pytest -n 2
 
 execute: $(STAMP)  ## re-execute the chapters in place (commit the outputs: nbval compares them)
-	$(BIN)/python tools/notebooks.py execute $(CHAPTERS)
+	$(BIN)/python tools/notebooks.py execute
 
 sync: $(STAMP)  ## rewrite every chapter's Colab badge and set-up cell from _config.yml
-	$(BIN)/python tools/notebooks.py sync $(CHAPTERS)
+	$(BIN)/python tools/notebooks.py sync
 
 slides: $(STAMP) $(NODE_STAMP)  ## turn every chapter into a reveal.js deck under _build/slides
-	$(BIN)/python tools/slides.py $(CHAPTERS)
+	$(BIN)/python tools/slides.py
 
 bench: $(STAMP)  ## run the benchmarks; the table is printed and written to _build/bench.md
 	$(BIN)/python benchmarks/bench_xent.py

@@ -4,13 +4,15 @@ import contextlib
 import functools
 import http.server
 import pathlib
+import sys
 import threading
 import urllib.parse
 
 import pytest
-import yaml
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tools"))  # the tests import the build tools (notebooks.py, slides.py) by name
+from notebooks import toc_chapters, toc_pages  # noqa: E402  the tests read _toc.yml as the build does
 SITE = ROOT / "_build" / "html"
 SHOTS = ROOT / "_build" / "screenshots"
 CHROMIUM = "/usr/bin/chromium"
@@ -27,18 +29,12 @@ CHROMIUM_ARGS = [
 
 def toc_files():
     """Every page named in _toc.yml (without extension), root first."""
-    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
-    files = [toc["root"]]
-    for part in toc.get("parts", []):
-        for chapter in part.get("chapters", []):
-            files.append(chapter["file"])
-            files.extend(section["file"] for section in chapter.get("sections", []))
-    return files
+    return toc_pages()
 
 
 def toc_notebooks():
     """Every chapter notebook named in _toc.yml."""
-    return [ROOT / f"{name}.ipynb" for name in toc_files() if (ROOT / f"{name}.ipynb").exists()]
+    return toc_chapters()
 
 
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):

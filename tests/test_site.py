@@ -7,6 +7,7 @@ import statistics
 import pytest
 import torch
 
+import notebooks as tool  # tools/notebooks.py, on the path from conftest
 from conftest import SHOTS, SITE, Page, toc_files, toc_notebooks
 from xentbook.explorer import BASE_LOGITS, exp_overflow_threshold, explore
 from xentbook.scratch import log_softmax, softmax
@@ -46,11 +47,6 @@ def test_page_loads_nothing_from_outside_the_site_and_has_no_errors(page, site_u
 
 @pytest.mark.parametrize("notebook", toc_notebooks(), ids=lambda p: p.stem)
 def test_chapter_page_launches_its_own_notebook_in_colab_and_offers_the_ipynb(notebook):
-    import sys
-
-    sys.path.insert(0, str(SITE.parent.parent / "tools"))
-    import notebooks as tool
-
     config = tool.load_config()
     html = (SITE / "chapters" / f"{notebook.stem}.html").read_text()
     assert f'href="{tool.colab_url(config, notebook)}"' in html

@@ -8,7 +8,6 @@ any other host. The instructors' page lists exactly the book's exercises.
 import dataclasses
 import pathlib
 import re
-import sys
 import urllib.parse
 
 import nbformat
@@ -30,8 +29,7 @@ SOURCES = [  # what a deck is made from, besides its notebook
     *(path for path in (ROOT / "assets" / "slides").rglob("*") if path.is_file()),
 ]
 
-sys.path.insert(0, str(ROOT / "tools"))
-import slides as tool  # noqa: E402  (tools/slides.py)
+import slides as tool  # noqa: E402  (tools/slides.py, on the path from conftest)
 
 READY = """() => !!(window.Reveal && Reveal.isReady() && window.MathJax && MathJax.startup && MathJax.startup.promise
     && (!document.querySelector('script[type*=widget-state]') || document.documentElement.dataset.widgetsReady))"""

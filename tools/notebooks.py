@@ -26,15 +26,20 @@ def load_config():
     return yaml.safe_load((ROOT / "_config.yml").read_text())
 
 
-def toc_chapters():
-    """Every notebook listed in _toc.yml, in reading order."""
+def toc_pages():
+    """Every page named in _toc.yml, without its extension, root first."""
     toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
-    files = []
+    pages = [toc["root"]]
     for part in toc.get("parts", []):
         for chapter in part.get("chapters", []):
-            files.append(chapter["file"])
-            files.extend(section["file"] for section in chapter.get("sections", []))
-    return [ROOT / f"{name}.ipynb" for name in files if (ROOT / f"{name}.ipynb").exists()]
+            pages.append(chapter["file"])
+            pages.extend(section["file"] for section in chapter.get("sections", []))
+    return pages
+
+
+def toc_chapters():
+    """Every notebook listed in _toc.yml, in reading order."""
+    return [ROOT / f"{name}.ipynb" for name in toc_pages() if (ROOT / f"{name}.ipynb").exists()]
 
 
 def github_slug(config):
