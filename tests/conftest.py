@@ -3,6 +3,7 @@
 import contextlib
 import functools
 import http.server
+import os
 import pathlib
 import sys
 import threading
@@ -13,9 +14,9 @@ import pytest
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tools"))  # the tests import the build tools (notebooks.py, slides.py) by name
 from notebooks import toc_chapters, toc_pages  # noqa: E402  the tests read _toc.yml as the build does
+from preflight import Missing, find_browser  # noqa: E402  the browser is found as `make test` finds it
 SITE = ROOT / "_build" / "html"
 SHOTS = ROOT / "_build" / "screenshots"
-CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -66,11 +67,17 @@ def site_url():
 
 @pytest.fixture(scope="session")
 def browser():
-    """Debian's headless Chromium, driven by Playwright."""
+    """A real headless Chromium (the CHROMIUM setting, or the first on PATH), driven by Playwright."""
     from playwright.sync_api import sync_playwright
 
+    try:
+        executable = find_browser(os.environ.get("CHROMIUM"))
+    except Missing as missing:
+        pytest.fail(str(missing))
+    if executable is None:
+        pytest.fail("no Chromium found: run `make test`, which finds or installs one (see tools/preflight.py)")
     with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        chromium = playwright.chromium.launch(executable_path=executable, headless=True, args=CHROMIUM_ARGS)
         yield chromium
         chromium.close()
 

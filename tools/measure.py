@@ -1,7 +1,8 @@
 """Time the book's commands, for the README's table: `make measure` (after `make book` has installed everything).
 
-1. cold `make book`: _build removed, every chapter executed, the site built;
-2. the rebuild after editing one chapter's code (only that chapter runs again);
+1. the site build with everything installed: _build removed, then `make book` (no chapter is executed: the site
+   shows the committed outputs);
+2. the rebuild after editing one chapter (Sphinx rewrites the pages that changed);
 3. `make test`, with the book already built.
 Then the browser's figures recorded by tests/test_site.py. Prints a markdown table and writes
 _build/measurements/build.json.
@@ -28,21 +29,21 @@ def timed(command):
     return time.perf_counter() - start
 
 
-def edit_one_code_cell(path):
-    """Change one chapter's code (a comment in its last code cell), so that the cache must run it again."""
+def edit_one_cell(path):
+    """Change one chapter (a sentence added to its last Markdown cell), so that its page must be built again."""
     nb = nbformat.read(path, as_version=4)
-    cell = [c for c in nb.cells if c.cell_type == "code"][-1]
-    cell.source += "\n# edited by tools/measure.py"
+    cell = [c for c in nb.cells if c.cell_type == "markdown"][-1]
+    cell.source += "\n\nEdited by tools/measure.py."
     nbformat.write(nb, path)
 
 
 def main():
     """Measure, print the table, save the numbers."""
     shutil.rmtree(ROOT / "_build", ignore_errors=True)
-    figures = {"cold make book (s)": timed("make book")}
+    figures = {"site build, everything installed (s)": timed("make book")}
     original = EDITED.read_bytes()
     try:
-        edit_one_code_cell(EDITED)
+        edit_one_cell(EDITED)
         figures["rebuild after editing one chapter (s)"] = timed("make book")
     finally:
         EDITED.write_bytes(original)

@@ -1,8 +1,7 @@
-"""Keep the chapter notebooks in shape: the Colab cells, executed outputs.
+"""Keep the chapter notebooks in shape: the Colab cells, executed outputs (the only place chapters are executed).
 
     python tools/notebooks.py sync [NOTEBOOK ...]     write the Colab badge and set-up cells from _config.yml
     python tools/notebooks.py execute [NOTEBOOK ...]  execute in place, saving outputs and widget state
-    python tools/notebooks.py prefetch [NOTEBOOK ...] fill Jupyter Book's execution cache, two chapters at a time
 
 With no notebook named, every chapter listed in _toc.yml is used.
 """
@@ -129,34 +128,14 @@ def execute(notebook, cwd=None):
     nbformat.write(nb, notebook)
 
 
-def prefetch(notebooks, cache_path):
-    """Execute the chapters Jupyter Book's cache lacks, in parallel (one per core), into that same cache.
-
-    Jupyter Book then finds them cached instead of running them one after another. A chapter that fails here is
-    simply not cached: the book build runs it again and reports the error as usual.
-    """
-    from jupyter_cache import get_cache
-    from jupyter_cache.executors import load_executor
-
-    cache = get_cache(str(cache_path))
-    for notebook in notebooks:
-        cache.add_nb_to_project(str(notebook))
-    result = load_executor("local-parallel", cache).run_and_cache(timeout=TIMEOUT_SECONDS)
-    return len(result.succeeded), len(result.excepted) + len(result.errored)
-
-
 def main(argv=None):
     """Command-line entry point."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("command", choices=["sync", "execute", "prefetch"])
+    parser.add_argument("command", choices=["sync", "execute"])
     parser.add_argument("notebooks", nargs="*", type=pathlib.Path)
     args = parser.parse_args(argv)
     notebooks = [path.resolve() for path in args.notebooks] or toc_chapters()
     config = load_config()
-    if args.command == "prefetch":
-        ran, failed = prefetch(notebooks, ROOT / "_build" / ".jupyter_cache")
-        print(f"prefetched {ran} chapter(s) into the execution cache; {failed} failed (the build will report them)", flush=True)
-        return 0
     for notebook in notebooks:
         if args.command == "sync":
             print(f"{'updated' if sync(notebook, config) else 'unchanged'}: {notebook.relative_to(ROOT)}")

@@ -1,0 +1,119 @@
+"""What the two commands need from the machine, checked before anything is built (standard library only).
+
+    python tools/preflight.py python     stop unless this Python is 3.11 or newer (the pins need it)
+    python tools/preflight.py npm        stop unless npm is on PATH (the site's MathJax and the slides come from npm)
+    python tools/preflight.py chromium   print the browser the tests drive; install Debian's when allowed
+
+The browser is, in order: the CHROMIUM setting (`make test CHROMIUM=/path/to/chrome`), then the first of the usual
+names on PATH. Only when neither gives one, and this is Debian or Ubuntu run as root, is `chromium` installed with
+apt-get. Anywhere else the command stops with a message that says what to install and how to point the tests at it.
+Each failure exits with status 2 and one message, never a traceback.
+"""
+
+import os
+import pathlib
+import shutil
+import subprocess
+import sys
+
+MINIMUM_PYTHON = (3, 11)
+BROWSER_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable", "chrome")
+OS_RELEASE = pathlib.Path("/etc/os-release")
+
+
+class Missing(Exception):
+    """Something the commands need is not on this machine; the message says what to do."""
+
+
+def check_python(version=sys.version_info):
+    """The running Python, if it is new enough for requirements.txt."""
+    if tuple(version[:2]) < MINIMUM_PYTHON:
+        raise Missing(
+            f"Python {version[0]}.{version[1]} is too old: the pinned packages need Python "
+            f"{MINIMUM_PYTHON[0]}.{MINIMUM_PYTHON[1]} or newer. Install one and run "
+            f"`make PYTHON=python3.11 ...` (any 3.11+ interpreter)."
+        )
+    return f"{version[0]}.{version[1]}"
+
+
+def check_npm():
+    """The path of npm, which installs the site's pinned front-end packages (MathJax, reveal.js)."""
+    npm = shutil.which("npm")
+    if npm is None:
+        raise Missing(
+            "npm is not on PATH: the site's MathJax and the slides' reveal.js are installed from the npm registry "
+            "(assets/package-lock.json). Install Node.js 18 or newer with npm (Debian/Ubuntu: "
+            "`apt-get install nodejs npm`; elsewhere from your package manager), then run the command again."
+        )
+    return npm
+
+
+def is_debian_like(os_release=OS_RELEASE):
+    """True on Debian, Ubuntu and their derivatives (where apt-get's `chromium` is the browser)."""
+    try:
+        fields = dict(
+            line.split("=", 1) for line in os_release.read_text().splitlines() if "=" in line
+        )
+    except OSError:
+        return False
+    names = f"{fields.get('ID', '')} {fields.get('ID_LIKE', '')}".replace('"', "").split()
+    return bool({"debian", "ubuntu"} & set(names))
+
+
+def find_browser(setting=None):
+    """The browser's path: the CHROMIUM setting if given, else the first usual name on PATH, else None."""
+    if setting:
+        found = shutil.which(setting)
+        if found is None:
+            raise Missing(f"CHROMIUM={setting} is not an executable browser. Point it at Chromium or Chrome.")
+        return found
+    for name in BROWSER_NAMES:
+        found = shutil.which(name)
+        if found:
+            return found
+    return None
+
+
+def check_chromium(setting=None, may_install=None):
+    """The browser's path, installing Debian's chromium with apt-get when that is allowed and nothing is found."""
+    found = find_browser(setting)
+    if found:
+        return found
+    if may_install is None:
+        may_install = hasattr(os, "geteuid") and os.geteuid() == 0 and is_debian_like() and shutil.which("apt-get")
+    if not may_install:
+        raise Missing(
+            "No Chromium or Chrome found (looked for " + ", ".join(BROWSER_NAMES) + " on PATH). The tests drive a "
+            "real browser with Playwright. Install Chromium (Debian/Ubuntu: `sudo apt-get install chromium`; "
+            "macOS: `brew install --cask chromium`), or point the tests at one you have: "
+            "`make test CHROMIUM=/path/to/chrome`."
+        )
+    print("installing Debian's chromium with apt-get (the tests drive it with Playwright)", file=sys.stderr)
+    for command in (["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", "chromium"]):
+        if subprocess.run(command, stdout=sys.stderr).returncode != 0:
+            raise Missing(f"`{' '.join(command)}` failed: install chromium yourself, or set CHROMIUM=/path/to/chrome.")
+    found = find_browser()
+    if found is None:
+        raise Missing("apt-get installed chromium but it is not on PATH: set CHROMIUM=/path/to/chrome.")
+    return found
+
+
+CHECKS = {"python": check_python, "npm": check_npm, "chromium": lambda: check_chromium(os.environ.get("CHROMIUM"))}
+
+
+def main(argv=None):
+    """Run one check; print its result, or the message and exit 2."""
+    argv = sys.argv[1:] if argv is None else argv
+    if len(argv) != 1 or argv[0] not in CHECKS:
+        print(__doc__, file=sys.stderr)
+        return 2
+    try:
+        print(CHECKS[argv[0]]())
+    except Missing as missing:
+        print(f"error: {missing}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
