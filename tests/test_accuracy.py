@@ -26,16 +26,9 @@ from xentbook.accuracy import (
     ulp_report,
     ulp_table,
 )
+from xentbook.example import running_example
 
-RUNNING_EXAMPLE = torch.tensor(
-    [
-        [1.3877, -1.2656, -0.9112],
-        [0.6011, 0.0092, -0.0982],
-        [-0.0674, -0.2059, 0.3410],
-        [1.3918, 0.2355, 0.4159],
-        [-0.6652, -1.6354, -0.9315],
-    ]
-)
+RUNNING_EXAMPLE, _ = running_example()
 
 
 @pytest.fixture(scope="module")

@@ -2,7 +2,6 @@
 
 import os
 import re
-import socket
 import subprocess
 import sys
 import time
@@ -13,7 +12,9 @@ import torch.nn.functional as F
 
 from xentbook import chunked as chunked_module
 from xentbook import vocab_parallel
+from helpers import free_port
 from xentbook.chunked import chunked_cross_entropy, peak_memory
+from xentbook.example import running_example
 from xentbook.vocab_parallel import class_range, make_logits
 
 
@@ -55,12 +56,7 @@ def test_chunked_loss_matches_f_cross_entropy_in_float64():
 
 
 def test_chunked_loss_of_the_running_example_is_1_3577():
-    logits = torch.tensor([[1.3877, -1.2656, -0.9112],
-                           [0.6011, 0.0092, -0.0982],
-                           [-0.0674, -0.2059, 0.3410],
-                           [1.3918, 0.2355, 0.4159],
-                           [-0.6652, -1.6354, -0.9315]])
-    target = torch.tensor([2, 0, 1, 0, 1])
+    logits, target = running_example()
     for chunk_rows in (1, 2, 5, 64):
         assert f"{chunked_cross_entropy(logits, target, chunk_rows=chunk_rows).item():.4f}" == "1.3577"
 
@@ -110,12 +106,6 @@ def test_class_ranges_are_contiguous_cover_every_class_and_differ_by_at_most_one
     assert all(ranges[r][1] == ranges[r + 1][0] for r in range(world_size - 1))
     sizes = [stop - start for start, stop in ranges]
     assert max(sizes) - min(sizes) <= 1
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.mark.parametrize("processes, rows, classes", [(2, 64, 50257), (3, 50, 1001)])

@@ -3,7 +3,6 @@
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -12,18 +11,12 @@ import urllib.request
 import pytest
 
 from conftest import ROOT, SHOTS, Page
+from helpers import free_port
 from xentbook.explorer import explore, fmt
 
 CHAPTER_4 = ROOT / "chapters" / "04_log_sum_exp.ipynb"
 TOKEN = "xentbook-test"
 KERNEL_LINE = ".xent-ox .xent-ox-kernel"
-
-
-def free_port():
-    """A TCP port on 127.0.0.1 that nothing listens on."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @pytest.fixture

@@ -149,10 +149,9 @@ def test_chapter_runs_alone_and_reproduces_its_outputs(path, tmp_path):
     """Copied alone into an empty folder, the chapter runs in a fresh kernel and nbval finds no difference."""
     alone = tmp_path / path.name
     shutil.copy(path, alone)
-    sanitize = ROOT / "tests" / "nbval_sanitize.cfg"
     result = subprocess.run(
         [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "--nbval", "--nbval-current-env",
-         "--nbval-sanitize-with", str(sanitize), "--rootdir", str(tmp_path), "-c", "/dev/null", str(alone)],
+         "--rootdir", str(tmp_path), "-c", "/dev/null", str(alone)],
         cwd=tmp_path,
         capture_output=True,
         text=True,

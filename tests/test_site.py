@@ -10,12 +10,12 @@ import torch
 import notebooks as tool  # tools/notebooks.py, on the path from conftest
 from conftest import SHOTS, SITE, Page, toc_files, toc_notebooks
 from xentbook.explorer import BASE_LOGITS, exp_overflow_threshold, explore
+from xentbook.floats import ulp
 from xentbook.scratch import log_softmax, softmax
 
 CHAPTER_4 = "chapters/04_log_sum_exp.html"
 WIDGET = ".xent-ox"
 DTYPES = {"float16": torch.float16, "bfloat16": torch.bfloat16, "float32": torch.float32}
-BITS = {torch.float16: torch.int16, torch.bfloat16: torch.int16, torch.float32: torch.int32}
 
 
 def open_page(page, site_url, path):
@@ -179,13 +179,6 @@ def rgb_luminance(css_color):
     return 0.2126 * red + 0.7152 * green + 0.0722 * blue
 
 
-def ulp(values):
-    """The spacing of each value's format at its magnitude (the gap to the next representable number)."""
-    magnitude = values.abs()
-    bits = BITS[values.dtype]
-    return ((magnitude.view(bits) + 1).view(values.dtype) - magnitude).float()
-
-
 def grid_rows():
     """Rows of three logits around every format's overflow threshold, plus ordinary and extreme rows."""
     torch.manual_seed(0)
@@ -238,7 +231,7 @@ def test_page_javascript_and_torch_agree_on_naive_and_stable_softmax(page, site_
             assert torch.equal(torch.isinf(got), torch.isinf(reference)), (name, row, key, js[key], reference)
             finite = torch.isfinite(reference)
             error = (got[finite] - reference[finite].double()).abs()
-            assert (error <= ulp(reference[finite]).double()).all(), (name, row, key, js[key], reference)
+            assert (error <= ulp(reference[finite])).all(), (name, row, key, js[key], reference)
 
 
 SETTINGS = [

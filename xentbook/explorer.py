@@ -15,42 +15,27 @@ import anywidget
 import torch
 import traitlets
 
+from xentbook.example import LOGITS, TARGET as TARGETS
+from xentbook.floats import BITS, DTYPES, as_dtype, from_bits
 from xentbook.scratch import log_softmax, softmax
 
-BASE_LOGITS = (1.3877, -1.2656, -0.9112)  # the running example's first row
-TARGET = 2  # its target class
-DTYPES = {
-    "float16": torch.float16,
-    "bfloat16": torch.bfloat16,
-    "float32": torch.float32,
-    "float64": torch.float64,
-}
-_BITS = {torch.float16: torch.int16, torch.bfloat16: torch.int16, torch.float32: torch.int32, torch.float64: torch.int64}
+BASE_LOGITS = LOGITS[0]  # the running example's first row
+TARGET = TARGETS[0]  # its target class
 _NUMBER = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
-
-
-def _torch_dtype(dtype):
-    """A torch dtype from its name or itself."""
-    return DTYPES[dtype] if isinstance(dtype, str) else dtype
-
-
-def _from_bits(bits, dtype):
-    """The floating-point value whose bit pattern is the integer ``bits``."""
-    return torch.tensor(bits, dtype=_BITS[dtype]).view(dtype)
 
 
 def exp_overflow_threshold(dtype="float32"):
     """The first value at which torch.exp returns inf in this dtype (bisection over representable values)."""
-    dtype = _torch_dtype(dtype)
-    max_bits = torch.tensor(torch.finfo(dtype).max, dtype=dtype).view(_BITS[dtype]).item()
+    dtype = as_dtype(dtype)
+    max_bits = torch.tensor(torch.finfo(dtype).max, dtype=dtype).view(BITS[dtype]).item()
     finite, infinite = 0, max_bits  # exp(0.0) is finite, exp(max) is inf; positive floats sort like their bits
     while infinite - finite > 1:
         middle = (finite + infinite) // 2
-        if torch.isinf(torch.exp(_from_bits(middle, dtype))):
+        if torch.isinf(torch.exp(from_bits(middle, dtype))):
             infinite = middle
         else:
             finite = middle
-    return _from_bits(infinite, dtype).item()
+    return from_bits(infinite, dtype).item()
 
 
 def fmt(x, digits=4):
