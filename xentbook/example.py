@@ -19,3 +19,22 @@ TARGET = (2, 0, 1, 0, 1)
 def running_example(dtype=torch.float32):
     """The running example as fresh tensors: (logits of shape 5 x 3, target of shape 5)."""
     return torch.tensor(LOGITS, dtype=dtype), torch.tensor(TARGET)
+
+# Chapter 2's model: five examples with four features each. A linear model logits = FEATURES @ W + b has 4 x 3
+# weights and 3 biases, 15 numbers, as many as the logits: the W and b that reproduce the running example are the
+# solution of one linear system (model_weights). Chapter 6 then trains them by gradient descent.
+FEATURES = (
+    (-1.1, -1.2, -0.3, -0.4),
+    (0.6, -1.6, -0.3, 1.9),
+    (0.5, -0.2, 1.4, 0.3),
+    (1.4, 1.6, 0.9, -0.8),
+    (0.9, 1.3, 2.0, 0.1),
+)
+
+
+def model_weights(dtype=torch.float32):
+    """The weights W (4 x 3) and bias b (3) for which FEATURES @ W + b is the running example's logits."""
+    features = torch.tensor(FEATURES, dtype=torch.float64)
+    with_ones = torch.cat([features, torch.ones(len(FEATURES), 1, dtype=torch.float64)], dim=1)
+    solution = torch.linalg.solve(with_ones, torch.tensor(LOGITS, dtype=torch.float64))
+    return solution[:-1].to(dtype), solution[-1].to(dtype)
