@@ -13,7 +13,7 @@ import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tools"))  # the tests import the build tools (notebooks.py, slides.py) by name
-from notebooks import toc_chapters, toc_pages  # noqa: E402  the tests read _toc.yml as the build does
+from notebooks import toc_chapters, toc_pages  # noqa: E402,F401  re-exported: the tests read _toc.yml as the build does
 from preflight import Missing, find_browser  # noqa: E402  the browser is found as `make test` finds it
 SITE = ROOT / "_build" / "html"
 SHOTS = ROOT / "_build" / "screenshots"
@@ -26,16 +26,6 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-
-
-def toc_files():
-    """Every page named in _toc.yml (without extension), root first."""
-    return toc_pages()
-
-
-def toc_notebooks():
-    """Every chapter notebook named in _toc.yml."""
-    return toc_chapters()
 
 
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):

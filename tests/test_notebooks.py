@@ -11,9 +11,9 @@ import sys
 import nbformat
 import pytest
 
-from conftest import ROOT, toc_files, toc_notebooks
+from conftest import ROOT, toc_pages, toc_chapters
 
-NOTEBOOKS = toc_notebooks()
+NOTEBOOKS = toc_chapters()
 IDS = [path.stem for path in NOTEBOOKS]
 # What a chapter builds in front of the reader and the package keeps for later chapters, benchmarks and tests.
 LESSON_CODE = {
@@ -34,7 +34,7 @@ def code_cells(nb):
 
 
 def test_every_chapter_in_the_toc_exists():
-    missing = [name for name in toc_files() if not any((ROOT / f"{name}{ext}").exists() for ext in (".ipynb", ".md"))]
+    missing = [name for name in toc_pages() if not any((ROOT / f"{name}{ext}").exists() for ext in (".ipynb", ".md"))]
     assert missing == []
     assert len(NOTEBOOKS) >= 6
 

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 import notebooks as tool  # tools/notebooks.py, on the path from conftest
-from conftest import SHOTS, SITE, Page, toc_files, toc_notebooks
+from conftest import SHOTS, SITE, Page, toc_pages, toc_chapters
 from xentbook.explorer import BASE_LOGITS, exp_overflow_threshold, explore
 from xentbook.floats import ulp
 from xentbook.scratch import log_softmax, softmax
@@ -31,12 +31,12 @@ def widget_data(browser_page):
     return browser_page.eval_on_selector(WIDGET, "el => ({...el.dataset})")
 
 
-@pytest.mark.parametrize("name", toc_files())
+@pytest.mark.parametrize("name", toc_pages())
 def test_every_page_in_the_toc_is_built(name):
     assert (SITE / f"{name}.html").is_file(), f"no page for {name}"
 
 
-@pytest.mark.parametrize("name", toc_files())
+@pytest.mark.parametrize("name", toc_pages())
 def test_page_loads_nothing_from_outside_the_site_and_has_no_errors(page, site_url, name):
     browser_page = open_page(page, site_url, f"{name}.html")
     browser_page.wait_for_timeout(300)  # let late requests (fonts, MathJax components) start
@@ -45,7 +45,7 @@ def test_page_loads_nothing_from_outside_the_site_and_has_no_errors(page, site_u
     assert page.errors == [], f"page errors: {page.errors}"
 
 
-@pytest.mark.parametrize("notebook", toc_notebooks(), ids=lambda p: p.stem)
+@pytest.mark.parametrize("notebook", toc_chapters(), ids=lambda p: p.stem)
 def test_chapter_page_launches_its_own_notebook_in_colab_and_offers_the_ipynb(notebook):
     config = tool.load_config()
     html = (SITE / "chapters" / f"{notebook.stem}.html").read_text()
@@ -55,7 +55,7 @@ def test_chapter_page_launches_its_own_notebook_in_colab_and_offers_the_ipynb(no
 
 
 def test_pages_link_to_previous_and_next_in_reading_order(page, site_url):
-    names = toc_files()
+    names = toc_pages()
     for before, name, after in zip(names, names[1:], names[2:]):
         browser_page = open_page(page, site_url, f"{name}.html")
         previous = browser_page.locator("a.left-prev").get_attribute("href")

@@ -13,13 +13,13 @@ import urllib.parse
 import nbformat
 import pytest
 
-from conftest import ROOT, SHOTS, Page, serve, toc_notebooks
+from conftest import ROOT, SHOTS, Page, serve, toc_chapters
 
 SLIDES = ROOT / "_build" / "slides"
 INSTRUCTORS = ROOT / "chapters" / "instructors.md"
 WIDTH, HEIGHT = 1280, 720
 TOLERANCE = 1  # px: subpixel rounding
-NOTEBOOKS = toc_notebooks()
+NOTEBOOKS = toc_chapters()
 IDS = [path.stem for path in NOTEBOOKS]
 CHAPTER_4 = ROOT / "chapters" / "04_log_sum_exp.ipynb"
 EXERCISE_LABEL = re.compile(r"```\{exercise\}[^\n]*\n(?:[^\n]*\n)*?:label:\s*(ex-[\w-]+)")
