@@ -10,10 +10,10 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from xentbook import chunked as chunked_module
 from xentbook import vocab_parallel
 from helpers import free_port
-from xentbook.chunked import chunked_cross_entropy, peak_memory
+from xentbook.chunked import chunked_cross_entropy
+from xentbook.measuring import memory_timeline, peak_memory
 from xentbook.example import running_example
 from xentbook.vocab_parallel import class_range, make_logits
 
@@ -96,7 +96,13 @@ def test_memory_timeline_ignores_frees_of_tensors_made_before_it():
         made_before.clear()
         return torch.empty(250_000)
 
-    assert chunked_module.memory_timeline(frees_an_old_tensor_and_makes_a_new_one) == [0, 1_000_000, 0]
+    assert memory_timeline(frees_an_old_tensor_and_makes_a_new_one) == [0, 1_000_000, 0]
+
+
+def test_memory_meter_refuses_a_torch_version_it_was_not_checked_with(monkeypatch):
+    monkeypatch.setattr(torch, "__version__", "2.14.0+cpu")
+    with pytest.raises(RuntimeError, match=r"checked with torch 2\.13; this is torch 2\.14\.0\+cpu"):
+        peak_memory(lambda: torch.empty(10))
 
 
 @pytest.mark.parametrize("classes, world_size", [(50257, 2), (1001, 3), (5, 4), (3, 3)])
