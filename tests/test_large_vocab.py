@@ -38,10 +38,9 @@ def loss_and_grad(loss_fn, logits, target, **options):
 
 @pytest.mark.parametrize(
     "rows, classes, chunk_rows",
-    [(512, 8000, 100), (512, 8000, 64), (37, 1000, 5), (1, 5, 7), (300, 32003, 64), (1000, 50, 999), (64, 128256, 7),
-     (10, 3, 1)],
+    [(512, 8000, 100), (37, 1000, 5), (1, 5, 7), (300, 32003, 64), (1000, 50, 999), (10, 3, 1)],
 )
-@pytest.mark.parametrize("scale", [1.0, 10.0, 100.0])
+@pytest.mark.parametrize("scale", [1.0, 100.0])
 def test_chunked_loss_and_gradient_match_f_cross_entropy(rows, classes, chunk_rows, scale):
     logits, target = batch(rows, classes, seed=rows + classes, scale=scale)
     loss, grad = loss_and_grad(chunked_cross_entropy, logits, target, chunk_rows=chunk_rows)
@@ -282,7 +281,7 @@ def torchrun(processes, tmp_path, *args):
 
 @pytest.mark.parametrize("processes", [2, 3])
 def test_vocab_parallel_loss_and_gradient_on_real_processes_match_f_cross_entropy_in_every_case(processes, tmp_path):
-    lines = torchrun(processes, tmp_path, "--check")
+    lines = torchrun(processes, tmp_path)
     assert len(lines) == len(CASES)
     for line, case in zip(lines, CASES):
         match = re.fullmatch(rf"{vocab_parallel.CHECK_PREFIX} (.+): loss (\S+), F.cross_entropy (\S+), "
@@ -293,14 +292,6 @@ def test_vocab_parallel_loss_and_gradient_on_real_processes_match_f_cross_entrop
             assert match.group(2) == match.group(3) == "nan"  # what F.cross_entropy gives: 0 / 0
         else:
             assert match.group(2) != "nan"
-
-
-def test_vocab_parallel_loss_in_float32_on_two_processes_matches_f_cross_entropy(tmp_path):
-    (line,) = torchrun(2, tmp_path, "--rows", "64", "--classes", "50257", "--seed", "7")
-    assert line.startswith(f"{vocab_parallel.RESULT_PREFIX} 2 processes: ")
-    distributed_loss = torch.tensor(float(re.search(r"processes: (\S+)$", line).group(1)))
-    logits, target = make_logits(seed=7, rows=64, classes=50257)
-    torch.testing.assert_close(distributed_loss, F.cross_entropy(logits, target))
 
 
 def test_vocab_parallel_on_one_process_refuses_bad_input_clearly():
