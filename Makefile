@@ -16,10 +16,19 @@ NODE_STAMP := assets/node_modules/.installed
 VENDOR := assets/site/vendor
 PREFLIGHT := $(PYTHON) tools/preflight.py
 
-.PHONY: help book test execute sync slides bench measure clean
+.PHONY: help book test execute sync slides bench measure clean check-book check-test
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 12
+
+# What the machine must have, checked before anything is built, so that a missing tool stops the command at once
+# with a message saying what to install (never a half-built site).
+check-book:
+	@$(PREFLIGHT) python >/dev/null
+	@$(PREFLIGHT) npm >/dev/null
+
+check-test: check-book
+	@CHROMIUM="$(CHROMIUM)" $(PREFLIGHT) chromium >/dev/null
 
 # A change to the pins makes a new environment from scratch (no package left over from the old pins) and drops
 # the built site, which was made with the old ones.
@@ -38,10 +47,10 @@ $(NODE_STAMP): assets/package.json assets/package-lock.json
 	cp -r assets/node_modules/mathjax/es5 $(VENDOR)/mathjax
 	touch $@
 
-book: $(STAMP) $(NODE_STAMP)  ## build the site into _build/html from the committed, executed chapters
+book: check-book $(STAMP) $(NODE_STAMP)  ## build the site into _build/html from the committed, executed chapters
 	$(BIN)/jupyter-book build . -W -n --keep-going
 
-test: book slides  ## build the book and the slides, then run every test (nbval re-runs each chapter)
+test: check-test book slides  ## build the book and the slides, then run every test (nbval re-runs each chapter)
 	browser="$$(CHROMIUM="$(CHROMIUM)" $(PREFLIGHT) chromium)" && CHROMIUM="$$browser" $(BIN)/pytest -n 2
 
 execute: $(STAMP)  ## re-execute the chapters in place (commit the outputs: nbval compares them, the site shows them)
@@ -50,13 +59,13 @@ execute: $(STAMP)  ## re-execute the chapters in place (commit the outputs: nbva
 sync: $(STAMP)  ## rewrite every chapter's Colab badge and set-up cell from _config.yml
 	$(BIN)/python tools/notebooks.py sync
 
-slides: $(STAMP) $(NODE_STAMP)  ## turn every chapter into a reveal.js deck under _build/slides
+slides: check-book $(STAMP) $(NODE_STAMP)  ## turn every chapter into a reveal.js deck under _build/slides
 	$(BIN)/python tools/slides.py
 
 bench: $(STAMP)  ## run the benchmarks; the table is printed and written to _build/bench.md
 	$(BIN)/python benchmarks/bench_xent.py
 
-measure: $(STAMP) $(NODE_STAMP)  ## time a site build, a one-chapter rebuild and make test (the README's table)
+measure: check-book $(STAMP) $(NODE_STAMP)  ## time a site build, a one-chapter rebuild and make test (the README's table)
 	$(BIN)/python tools/measure.py
 
 clean:  ## remove the build (keeps .venv and node_modules)
