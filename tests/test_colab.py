@@ -1,5 +1,6 @@
 """The Colab edition (colab/): in step with the chapters, free of MyST, readable in JupyterLab, runnable in Colab."""
 
+import concurrent.futures
 import json
 import os
 import re
@@ -20,6 +21,8 @@ from helpers import free_port
 
 CHAPTERS = toc_chapters()
 IDS = [path.stem for path in CHAPTERS]
+COLAB_VENV = ROOT / ".venv-colab"
+STAND_IN = ROOT / "tests" / "colab"
 TOKEN = "xentbook-test"
 SCREENSHOT_CHAPTER = ROOT / "colab" / "01_sigmoid.ipynb"
 
@@ -298,3 +301,51 @@ def test_edition_reads_cleanly_in_plain_jupyterlab(browser, jupyterlab_with_the_
     finally:
         page.screenshot(path=str(SHOTS / "jupyterlab-colab-edition-last-view.png"))
         reader.close()
+
+
+# --- The edition run as in Colab ------------------------------------------------------------------------------
+
+
+def run_in_colab_venv(notebook, local_spec):
+    """Run one edition notebook in .venv-colab (tests/colab/run_edition.py); (name, ok, what it printed)."""
+    env = dict(
+        os.environ,
+        PYTHONPATH=str(STAND_IN),  # sitecustomize.py imports the google.colab stand-in, in the kernel too
+        PYDEVD_DISABLE_FILE_VALIDATION="1",
+        PIP_DISABLE_PIP_VERSION_CHECK="1",
+        OMP_NUM_THREADS="1",  # two chapters at once on two cores
+    )
+    env.pop("VIRTUAL_ENV", None)
+    result = subprocess.run(
+        [str(COLAB_VENV / "bin" / "python"), str(STAND_IN / "run_edition.py"), str(notebook),
+         tool.install_spec(tool.load_config()), local_spec],
+        capture_output=True, text=True, env=env, timeout=900,
+    )
+    return notebook.name, result.returncode == 0, (result.stdout + result.stderr)[-4000:]
+
+
+def test_every_edition_chapter_runs_top_to_bottom_in_a_colab_like_environment(tmp_path):
+    """Only what Colab has (requirements-colab.txt), a google.colab stand-in, the package from this checkout."""
+    python = COLAB_VENV / "bin" / "python"
+    if not python.exists():
+        pytest.fail(".venv-colab is missing: `make test` makes it from requirements-colab.txt")
+    # The checkout's package, built once as pip would build it from the repository (into a copy, so that the
+    # build leaves nothing in the work tree); every set-up cell then installs that wheel.
+    source = tmp_path / "xentbook-checkout"
+    source.mkdir()
+    shutil.copy(ROOT / "pyproject.toml", source)
+    shutil.copytree(ROOT / "xentbook", source / "xentbook", ignore=shutil.ignore_patterns("__pycache__"))
+    built = subprocess.run([str(python), "-m", "pip", "wheel", "--quiet", "--no-deps", "--wheel-dir",
+                            str(tmp_path / "wheel"), str(source)], capture_output=True, text=True)
+    assert built.returncode == 0, built.stderr[-3000:]
+    local_spec = f"xentbook @ {next((tmp_path / 'wheel').glob('xentbook-*.whl')).as_uri()}"
+    # A fresh start: the first chapter's set-up cell must install the package itself.
+    subprocess.run([str(python), "-m", "pip", "uninstall", "--yes", "--quiet", "xentbook"], capture_output=True)
+    editions = [colab_edition.edition_path(path) for path in CHAPTERS]
+    results = [run_in_colab_venv(editions[0], local_spec)]  # installs; the others find it installed
+    with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
+        results += list(pool.map(lambda notebook: run_in_colab_venv(notebook, local_spec), editions[1:]))
+    failed = [f"{name}:\n{output}" for name, ok, output in results if not ok]
+    assert failed == [], "\n\n".join(failed)
+    installed = subprocess.run([str(python), "-m", "pip", "show", "xentbook"], capture_output=True, text=True)
+    assert "Name: xentbook" in installed.stdout, "the set-up cell did not install the book's package"
