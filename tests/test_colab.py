@@ -122,7 +122,7 @@ shown as it is
 :::
 ```
 
-```{exercise} (★★) Second
+```{exercise} Second (★★)
 :label: ex-b
 Try.
 ```
@@ -147,7 +147,7 @@ def test_myst_becomes_commonmark_with_links_to_the_site():
     assert f"[Chapter A]({site}chapters/01_a.html)" in out and f"[A]({site}chapters/01_a.html#top)" in out
     assert "](https://raw.githubusercontent.com/" in out and "assets/plot.png)" in out
     assert "`{ref}` in code" in out and "```markdown\n:::{note}\nshown as it is\n:::\n```" in out
-    assert "> **Exercise 2.1 (★★) Second**\n>\n> Try." in out
+    assert "> **Exercise 2.1 (★★): Second**\n>\n> Try." in out
     assert "% a comment" not in out and "+++" not in out and "(sec-b)=" not in out
     rest = out.replace("```markdown\n:::{note}\nshown as it is\n:::\n```", "")
     assert myst_leftovers(nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell(rest)])) == []

@@ -63,6 +63,7 @@ COMMENT_LINE = re.compile(r"^ {0,3}%")
 BLOCK_BREAK = re.compile(r"^ {0,3}\+\+\+")
 MATH_LABEL = re.compile(r"^(?P<close>\s*\$\$)\s*\((?P<label>[^()\s]+)\)\s*$")
 HEADING = re.compile(r"^ {0,3}(?P<hashes>#{1,6})\s+(?P<text>.+?)\s*#*\s*$")
+STARS = re.compile(r"\s*\((?P<stars>★+)\)\s*")
 LINK = re.compile(r"(?P<bang>!?)\[(?P<text>[^\]]*)\]\((?P<url>[^)\s]+)(?P<title>\s+\"[^\"]*\")?\)")
 
 
@@ -419,8 +420,12 @@ class Converter:
             self.exercises += 1
             heading = f"Exercise {self.number}.{self.exercises}"
             title = self.title(argument)
+            stars = STARS.search(title)  # a difficulty such as "(★★)" goes next to the number
+            if stars:
+                heading += f" ({stars['stars']})"
+                title = (title[: stars.start()] + title[stars.end() :]).strip()
             if title:
-                heading += f" {title}" if title.startswith(("(", "★")) else f": {title}"
+                heading += f": {title}"
             return quote(f"**{heading}**", inner)
         if name == "solution":
             return details("Solution", inner)
