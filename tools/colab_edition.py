@@ -12,10 +12,11 @@ they are (nothing is re-executed) and rewrites only the Markdown:
 - admonitions become a quote with a bold title (a dropdown admonition becomes a folded `<details>`);
 - exercises become a quote titled "Exercise N.M" (N from the chapter's file name, M counted in the chapter);
 - a solution (the cells from `{solution-start}` to `{solution-end}`) becomes one Markdown cell folded in
-  `<details>`, with its prose, its code as a fenced block and the code's printed output. `<details>` is the one fold
+  `<details>`, with its prose, its code as a fenced block and the code's printed output. `<details>` is a fold
   that Colab, JupyterLab, VS Code and GitHub all render closed; it cannot hold a code cell, and the hidden-cell
-  flags each front end has (JupyterLab's `jupyter.source_hidden`, Colab's `cellView: form`) leave a solution's
-  prose and outputs in sight, so the code is shown in the fold for the reader to copy and run;
+  flags are no substitute (Colab's `cellView: form` hides a cell's code but not its output nor the solution's
+  prose; JupyterLab's `jupyter.source_hidden` is not Colab's; GitHub honours neither), so the code is shown in the
+  fold for the reader to copy and run;
 - cross references (`{ref}`, `{numref}`, `{doc}`, `{eq}`, links to other chapters) become links to the page and
   anchor on the book's site, whose address is `html.baseurl` in _config.yml (or, if unset, the GitHub Pages address
   of `repository.url`); relative images point at the repository's raw files;
