@@ -291,7 +291,7 @@ def test_edition_reads_cleanly_in_plain_jupyterlab(browser, jupyterlab_with_the_
         fold.locator("summary").click()  # the reader opens the first solution: its code is there to copy
         opened = fold.evaluate("el => ({open: el.open, code: [...el.querySelectorAll('pre')].map((p) => p.innerText)})")
         page.screenshot(path=str(SHOTS / "jupyterlab-colab-edition-solution-open.png"))
-        for raw in (":::{", "{exercise}", "{solution-start}", "{solution-end}", "{ref}`", ")="):
+        for raw in (":::{", "{exercise}", "{solution-start}", "{solution-end}", "{ref}`", "{admonition}"):
             assert raw not in shown["text"], raw
         assert "Learning goals" in shown["quotes"]
         assert any(title.startswith("Exercise 1.1") for title in shown["quotes"]), shown["quotes"]
