@@ -519,8 +519,8 @@ def edition_badge(config, notebook):
     docname = notebook.resolve().relative_to(ROOT).with_suffix("").as_posix()
     return (
         f"{badge_source(config, notebook)}\n\n"
-        f"*This is the notebook edition of [a chapter of the book]({page_url(config, docname)}), for Colab and "
-        "plain Jupyter: solutions are folded, and cross references lead to the book's site.*"
+        f"*The Colab and Jupyter edition of [this chapter on the book's site]({page_url(config, docname)}): "
+        "the same cells and outputs, solutions folded, cross references linked to the site.*"
     )
 
 
