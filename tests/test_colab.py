@@ -162,6 +162,9 @@ def test_edition_markdown_renders_as_commonmark_with_no_myst_left(path):
 def test_edition_keeps_the_chapter_numbers_its_exercises_and_folds_its_solutions(path):
     chapter, copy = read(path), edition(path)
     config = tool.load_config()
+    nbformat.validate(copy)  # Colab and JupyterLab open it
+    ids = [cell.get("id") for cell in copy.cells]
+    assert len(set(ids)) == len(ids) and None not in ids
     markdown = "\n".join(cell.source for cell in copy.cells if cell.cell_type == "markdown")
     exercises = len(re.findall(r"```\{exercise\}", "\n".join(c.source for c in chapter.cells)))
     number = int(path.name.split("_")[0])
