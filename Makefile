@@ -13,6 +13,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 NODE_STAMP := assets/node_modules/.installed
+COLAB_VENV := .venv-colab
+COLAB_STAMP := $(COLAB_VENV)/.installed
 VENDOR := assets/site/vendor
 PREFLIGHT := $(PYTHON) tools/preflight.py
 
@@ -40,6 +42,15 @@ $(STAMP): requirements.txt pyproject.toml
 	$(BIN)/python -c "import matplotlib.pyplot"  # build matplotlib's font cache now, not inside a chapter's output
 	touch $@
 
+# Only what Colab provides (requirements-colab.txt): tests/test_colab.py runs the Colab edition there.
+$(COLAB_STAMP): requirements-colab.txt
+	@$(PREFLIGHT) python >/dev/null
+	rm -rf $(COLAB_VENV)
+	$(PYTHON) -m venv $(COLAB_VENV)
+	$(COLAB_VENV)/bin/pip install --quiet --disable-pip-version-check $(PIP_ARGS) -r requirements-colab.txt
+	$(COLAB_VENV)/bin/python -c "import matplotlib.pyplot"  # matplotlib's font cache, once
+	touch $@
+
 $(NODE_STAMP): assets/package.json assets/package-lock.json
 	@$(PREFLIGHT) npm >/dev/null
 	cd assets && npm ci --no-audit --no-fund --loglevel=error
@@ -50,13 +61,13 @@ $(NODE_STAMP): assets/package.json assets/package-lock.json
 book: check-book $(STAMP) $(NODE_STAMP)  ## build the site into _build/html from the committed, executed chapters
 	$(BIN)/jupyter-book build . -W -n --keep-going
 
-test: check-test book slides  ## build the book and the slides, then run every test (nbval re-runs each chapter)
+test: check-test book slides $(COLAB_STAMP)  ## build the book and the slides, then run every test (nbval re-runs each chapter)
 	browser="$$(CHROMIUM="$(CHROMIUM)" $(PREFLIGHT) chromium)" && CHROMIUM="$$browser" $(BIN)/pytest -n 2
 
 execute: $(STAMP)  ## re-execute the chapters in place (commit the outputs: nbval compares them, the site shows them)
 	$(BIN)/python tools/notebooks.py execute
 
-sync: $(STAMP)  ## rewrite every chapter's Colab badge and set-up cell from _config.yml
+sync: $(STAMP)  ## rewrite every chapter's Colab badge and set-up cell from _config.yml, and the Colab edition
 	$(BIN)/python tools/notebooks.py sync
 
 slides: check-book $(STAMP) $(NODE_STAMP)  ## turn every chapter into a reveal.js deck under _build/slides
