@@ -13,13 +13,24 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 NODE_STAMP := assets/node_modules/.installed
+COLAB_VENV := .venv-colab
+COLAB_STAMP := $(COLAB_VENV)/.installed
 VENDOR := assets/site/vendor
 PREFLIGHT := $(PYTHON) tools/preflight.py
 
-.PHONY: help book test execute sync slides bench measure clean
+.PHONY: help book test execute sync slides bench measure clean check-book check-test
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 12
+
+# What the machine must have, checked before anything is built, so that a missing tool stops the command at once
+# with a message saying what to install (never a half-built site).
+check-book:
+	@$(PREFLIGHT) python >/dev/null
+	@$(PREFLIGHT) npm >/dev/null
+
+check-test: check-book
+	@CHROMIUM="$(CHROMIUM)" $(PREFLIGHT) chromium >/dev/null
 
 # A change to the pins makes a new environment from scratch (no package left over from the old pins) and drops
 # the built site, which was made with the old ones.
@@ -31,6 +42,15 @@ $(STAMP): requirements.txt pyproject.toml
 	$(BIN)/python -c "import matplotlib.pyplot"  # build matplotlib's font cache now, not inside a chapter's output
 	touch $@
 
+# Only what Colab provides (requirements-colab.txt): tests/test_colab.py runs the Colab edition there.
+$(COLAB_STAMP): requirements-colab.txt
+	@$(PREFLIGHT) python >/dev/null
+	rm -rf $(COLAB_VENV)
+	$(PYTHON) -m venv $(COLAB_VENV)
+	$(COLAB_VENV)/bin/pip install --quiet --disable-pip-version-check $(PIP_ARGS) -r requirements-colab.txt
+	$(COLAB_VENV)/bin/python -c "import matplotlib.pyplot"  # matplotlib's font cache, once
+	touch $@
+
 $(NODE_STAMP): assets/package.json assets/package-lock.json
 	@$(PREFLIGHT) npm >/dev/null
 	cd assets && npm ci --no-audit --no-fund --loglevel=error
@@ -38,25 +58,25 @@ $(NODE_STAMP): assets/package.json assets/package-lock.json
 	cp -r assets/node_modules/mathjax/es5 $(VENDOR)/mathjax
 	touch $@
 
-book: $(STAMP) $(NODE_STAMP)  ## build the site into _build/html from the committed, executed chapters
+book: check-book $(STAMP) $(NODE_STAMP)  ## build the site into _build/html from the committed, executed chapters
 	$(BIN)/jupyter-book build . -W -n --keep-going
 
-test: book slides  ## build the book and the slides, then run every test (nbval re-runs each chapter)
+test: check-test book slides $(COLAB_STAMP)  ## build the book and the slides, then run every test (nbval re-runs each chapter)
 	browser="$$(CHROMIUM="$(CHROMIUM)" $(PREFLIGHT) chromium)" && CHROMIUM="$$browser" $(BIN)/pytest -n 2
 
 execute: $(STAMP)  ## re-execute the chapters in place (commit the outputs: nbval compares them, the site shows them)
 	$(BIN)/python tools/notebooks.py execute
 
-sync: $(STAMP)  ## rewrite every chapter's Colab badge and set-up cell from _config.yml
+sync: $(STAMP)  ## rewrite every chapter's Colab badge and set-up cell from _config.yml, and the Colab edition
 	$(BIN)/python tools/notebooks.py sync
 
-slides: $(STAMP) $(NODE_STAMP)  ## turn every chapter into a reveal.js deck under _build/slides
+slides: check-book $(STAMP) $(NODE_STAMP)  ## turn every chapter into a reveal.js deck under _build/slides
 	$(BIN)/python tools/slides.py
 
 bench: $(STAMP)  ## run the benchmarks; the table is printed and written to _build/bench.md
 	$(BIN)/python benchmarks/bench_xent.py
 
-measure: $(STAMP) $(NODE_STAMP)  ## time a site build, a one-chapter rebuild and make test (the README's table)
+measure: check-book $(STAMP) $(NODE_STAMP)  ## time a site build, a one-chapter rebuild and make test (the README's table)
 	$(BIN)/python tools/measure.py
 
 clean:  ## remove the build (keeps .venv and node_modules)

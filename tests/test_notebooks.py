@@ -69,7 +69,7 @@ def test_chapter_opens_with_its_own_colab_badge_and_setup_cell(path):
     assert tool.BADGE_TAG in badge.metadata.get("tags", [])
     expected_link = (
         f"https://colab.research.google.com/github/{tool.github_slug(config)}/blob/"
-        f"{config['repository']['branch']}/chapters/{path.name}"
+        f"{config['repository']['branch']}/colab/{path.name}"  # the chapter's Colab edition (tools/colab_edition.py)
     )
     assert f"({expected_link})" in badge.source
     assert badge.source == tool.badge_source(config, path)

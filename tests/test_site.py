@@ -51,7 +51,8 @@ def test_chapter_page_launches_its_own_notebook_in_colab_and_offers_the_ipynb(no
     html = (SITE / "chapters" / f"{notebook.stem}.html").read_text()
     assert f'href="{tool.colab_url(config, notebook)}"' in html
     assert f'href="../_sources/chapters/{notebook.name}"' in html
-    assert (SITE / "_sources" / "chapters" / notebook.name).read_bytes() == notebook.read_bytes()
+    edition = notebook.parent.parent / tool.EDITION_DIR / notebook.name  # the Colab edition (tools/colab_edition.py)
+    assert (SITE / "_sources" / "chapters" / notebook.name).read_bytes() == edition.read_bytes()
 
 
 def test_pages_link_to_previous_and_next_in_reading_order(page, site_url):

@@ -3,7 +3,8 @@
     python tools/notebooks.py sync [NOTEBOOK ...]     write the Colab badge and set-up cells from _config.yml
     python tools/notebooks.py execute [NOTEBOOK ...]  execute in place, saving outputs and widget state
 
-With no notebook named, every chapter listed in _toc.yml is used.
+With no notebook named, every chapter listed in _toc.yml is used. Both commands then regenerate the Colab edition
+(colab/, see tools/colab_edition.py), which the badges and the site's launch and download buttons point to.
 """
 
 import argparse
@@ -47,9 +48,18 @@ def github_slug(config):
     return "/".join(url.split("/")[-2:])
 
 
+EDITION_DIR = "colab"  # the Colab edition of the chapters (tools/colab_edition.py writes it)
+
+
+def edition_relative(config, notebook):
+    """The path of a chapter's Colab edition inside the repository: colab/NN_name.ipynb."""
+    edition = ROOT / EDITION_DIR / pathlib.Path(notebook).name
+    return edition.relative_to(ROOT / config["repository"].get("path_to_book", "")).as_posix()
+
+
 def colab_url(config, notebook):
-    """The Colab address that opens this notebook from the book's repository."""
-    relative = notebook.resolve().relative_to(ROOT / config["repository"].get("path_to_book", "")).as_posix()
+    """The Colab address that opens this chapter's Colab edition from the book's repository."""
+    relative = edition_relative(config, notebook)
     branch = config["repository"].get("branch", "main")
     return f"{config['launch_buttons']['colab_url']}/github/{github_slug(config)}/blob/{branch}/{relative}"
 
@@ -142,6 +152,10 @@ def main(argv=None):
         else:
             print(f"executing {notebook.relative_to(ROOT)}", flush=True)
             execute(notebook)
+    import colab_edition  # beside this file; it imports this module, so not at the top
+
+    for path in colab_edition.write(config=config):  # every chapter: a label in one is a link in another
+        print(f"wrote {path.relative_to(ROOT)}")
     return 0
 
 

@@ -69,6 +69,7 @@ FENCE = re.compile(r"^(?P<indent> {0,3})(?P<fence>`{3,}|:{3,})\{(?P<name>[\w-]+)
 OPTION = re.compile(r"^:(?P<key>[\w-]+):[ \t]*(?P<value>.*?)\s*$")
 ROLE = re.compile(r"\{(?P<role>[\w:-]+)\}`(?P<content>[^`]+)`")
 TITLE_AND_TARGET = re.compile(r"^(?P<text>.*?)\s*<(?P<target>[^<>]+)>$", re.S)
+TARGET = re.compile(r"^\([\w-]+\)=\s*$")  # a MyST target line, `(label)=`: a page anchor, nothing to show
 NOTEBOOK_LINK = re.compile(r"\]\((?P<path>[\w.-]+)\.ipynb(?P<anchor>#[^)\s]*)?\)")
 
 
@@ -170,6 +171,8 @@ def myst_to_markdown(source, titles=None):
         if FENCE.match(lines[index]):
             name, argument, options, body, index = split_directive(lines, index)
             out.append(render_directive(name, argument, options, body, titles))
+        elif TARGET.match(lines[index]):
+            index += 1
         else:
             out.append(lines[index])
             index += 1

@@ -1,7 +1,7 @@
 """The book's from-scratch functions, exactly as the chapters define them.
 
 Each chapter writes its own functions in front of the reader; later chapters import the earlier ones from here,
-so that every notebook still runs when opened alone. ``tests/test_scratch.py`` checks that the source of each
+so that every notebook still runs when opened alone. ``tests/test_notebooks.py`` checks that the source of each
 function below is the same, to the letter, as the cell that defines it in its chapter.
 """
 
