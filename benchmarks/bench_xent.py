@@ -1,6 +1,6 @@
 """Benchmark the book's cross entropies next to PyTorch's: time, page faults, peak memory, accuracy.
 
-    python benchmarks/bench_xent.py            # full run (make bench): about 10 minutes on 2 quiet cores
+    python benchmarks/bench_xent.py            # full run (make bench): minutes; bench.md says how long it took
     python benchmarks/bench_xent.py --quick    # small sizes: a few seconds; what tests/test_bench.py runs
 
 Writes _build/bench.md (the tables and the goals) and _build/bench.json (every record, every sample).
