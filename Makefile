@@ -73,7 +73,7 @@ sync: $(STAMP)  ## rewrite every chapter's Colab badge and set-up cell from _con
 slides: check-book $(STAMP) $(NODE_STAMP)  ## turn every chapter into a reveal.js deck under _build/slides
 	$(BIN)/python tools/slides.py
 
-bench: $(STAMP)  ## run the benchmarks; the table is printed and written to _build/bench.md
+bench: $(STAMP)  ## run the benchmarks (minutes; the report says how long); the tables go to _build/bench.md and _build/bench.json
 	$(BIN)/python benchmarks/bench_xent.py
 
 measure: check-book $(STAMP) $(NODE_STAMP)  ## time a site build, a one-chapter rebuild and make test (the README's table)
