@@ -9,22 +9,51 @@
   the role "region" and a name ("Code 3", "Output 2", "Equation 1", "Table 1"), and loses them when it no longer scrolls.
   This runs in the page (when it loads, after MathJax has typeset it, after the widgets have rendered, and on each
   resize), since only the browser knows what overflows at the reader's width.
+- On a phone (390 px), nothing runs past the page or is cut off (book-a11y.css): inline code breaks inside long
+  names instead of widening the page; an inline formula wider than the column, which the theme clipped, scrolls;
+  an explorable wider than the column scrolls inside its own box rather than the whole page (each with a tab
+  stop, as above); the title of the next chapter at the foot of a page wraps instead of being cut.
+"""
+
+import pathlib
+
+CSS_NAME = "book-a11y.css"
+CSS = """/* Written by tools/book_extensions.py: nothing runs past the page, or is cut off, on a phone. */
+.bd-article code.literal { overflow-wrap: anywhere; }
+.bd-article code.literal span.pre { white-space: normal; }
+span.math.xent-scrolls { overflow-x: auto; }  /* the theme clips a formula wider than the column; it scrolls */
+.cell_output .xent-widget { max-width: 100%; overflow-x: auto; }
+.prev-next-area a .prev-next-info { min-width: 0; }
+.prev-next-area a p.prev-next-title { overflow-wrap: anywhere; }
 """
 
 SCROLL_STOPS_JS = r"""
 (function () {
   "use strict";
+  // [elements, name for a screen reader, clipped by the theme: let it scroll when its content does not fit]
   var KINDS = [
-    ["div.math mjx-container, mjx-container[display=true]", "Equation"],
-    [".pst-scrollable-table-container, .table-wrapper", "Table"],
-    [".cell_input pre, .cell_input .highlight, div.highlight pre, div.highlight", "Code"],
-    [".cell_output .output, .cell_output pre, .output pre", "Output"]
+    ["div.math mjx-container, mjx-container[display=true]", "Equation", false],
+    ["span.math", "Formula", true],
+    [".pst-scrollable-table-container, .table-wrapper", "Table", false],
+    [".cell_input pre, .cell_input .highlight, div.highlight pre, div.highlight", "Code", false],
+    [".cell_output .output, .cell_output pre, .output pre", "Output", false],
+    [".cell_output .xent-widget", "Explorable", false]
   ];
   var MARK = "data-xent-scroll-stop";
+  var WIDE = "xent-scrolls";
+
+  function overflows(el) {
+    return el.scrollWidth > el.clientWidth + 1;
+  }
+
+  function tooWide(el) {  // its content's box is wider than it (glyphs that overhang by a pixel do not count)
+    var inner = el.firstElementChild;
+    return !!inner && inner.getBoundingClientRect().width > el.getBoundingClientRect().width + 1;
+  }
 
   function scrolls(el) {
     var style = getComputedStyle(el);
-    var sideways = /(auto|scroll)/.test(style.overflowX) && el.scrollWidth > el.clientWidth + 1;
+    var sideways = /(auto|scroll)/.test(style.overflowX) && overflows(el);
     var down = /(auto|scroll)/.test(style.overflowY) && el.scrollHeight > el.clientHeight + 1;
     return sideways || down;
   }
@@ -33,6 +62,7 @@ SCROLL_STOPS_JS = r"""
     var main = document.getElementById("main-content") || document.body;
     KINDS.forEach(function (kind) {
       main.querySelectorAll(kind[0]).forEach(function (el, index) {
+        if (kind[2]) el.classList.toggle(WIDE, tooWide(el));
         if (scrolls(el)) {
           el.tabIndex = 0;
           if (!el.hasAttribute("role")) {
@@ -44,7 +74,7 @@ SCROLL_STOPS_JS = r"""
           el.removeAttribute("role");
           el.removeAttribute("aria-label");
           el.removeAttribute(MARK);
-          el.tabIndex = -1;
+          el.removeAttribute("tabindex");
         }
       });
     });
@@ -60,8 +90,12 @@ SCROLL_STOPS_JS = r"""
   function start() {
     update();
     if (window.MathJax && MathJax.startup && MathJax.startup.promise) MathJax.startup.promise.then(update);
-    new MutationObserver(later).observe(document.documentElement, {attributes: true, attributeFilter: ["data-widgets-ready"]});
+    if (document.fonts) document.fonts.ready.then(later);
+    window.addEventListener("load", later);
     window.addEventListener("resize", later);
+    // Explorables render after load and change their readouts as the reader moves them.
+    var main = document.getElementById("main-content") || document.body;
+    new MutationObserver(later).observe(main, {childList: true, subtree: true, characterData: true});
   }
 
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
@@ -85,7 +119,17 @@ def _drop_duplicate_scripts(app, pagename, templatename, context, doctree):
     context["script_files"] = unique
 
 
+def _write_css(app, exception):
+    """Write the book's accessibility CSS into the site's static folder."""
+    if exception is None and app.builder.format == "html":
+        static = pathlib.Path(app.outdir) / "_static"
+        static.mkdir(parents=True, exist_ok=True)
+        (static / CSS_NAME).write_text(CSS)
+
+
 def setup(app):
     app.connect("html-page-context", _drop_duplicate_scripts, priority=900)
+    app.connect("build-finished", _write_css)
     app.add_js_file(None, body=SCROLL_STOPS_JS)
+    app.add_css_file(CSS_NAME)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
