@@ -13,6 +13,8 @@
   names instead of widening the page; an inline formula wider than the column, which the theme clipped, scrolls;
   an explorable wider than the column scrolls inside its own box rather than the whole page (each with a tab
   stop, as above); the title of the next chapter at the foot of a page wraps instead of being cut.
+- Links inside the tinted boxes (exercises, notes) are a darker blue in light mode: the theme's blue had 4.3:1
+  contrast on their background, under WCAG's 4.5:1 (axe-core's color-contrast).
 """
 
 import pathlib
@@ -25,6 +27,8 @@ span.math.xent-scrolls { overflow-x: auto; }  /* the theme clips a formula wider
 .cell_output .xent-widget { max-width: 100%; overflow-x: auto; }
 .prev-next-area a .prev-next-info { min-width: 0; }
 .prev-next-area a p.prev-next-title { overflow-wrap: anywhere; }
+/* The light theme's link blue has 4.3:1 contrast on the tinted boxes (exercises, notes): 4.5:1 is the minimum. */
+html[data-theme="light"] .admonition a:not(:hover) { color: #125fcc; }
 """
 
 SCROLL_STOPS_JS = r"""
