@@ -41,12 +41,19 @@ export function op(format, value) {
   return roundTo(format, value);
 }
 
-// A row sum as torch does it on the CPU: half formats accumulate in float32.
+// A sum as torch's CPU reduction does it for fewer than 8 values (the explorables' rows and batches): four
+// accumulators take the values of each full group of four in turn, the rest go to the first, and the four are
+// added left to right at the end. Half formats accumulate in float32. (Checked against torch.sum in
+// tests/test_explorables.py; longer sums are vectorised differently.)
 export function sum(format, values) {
-  const accumulate = format === "float64" ? (x) => x : Math.fround;
-  let total = 0;
-  for (const v of values) total = accumulate(total + v);
-  return op(format, total);
+  const add = format === "float64" ? (a, b) => a + b : (a, b) => Math.fround(a + b);
+  const acc = [0, 0, 0, 0];
+  const full = values.length - (values.length % 4);
+  values.forEach((v, i) => {
+    const k = i < full ? i % 4 : 0;
+    acc[k] = add(acc[k], v);
+  });
+  return op(format, add(add(add(acc[0], acc[1]), acc[2]), acc[3]));
 }
 
 // The spacing of the format's values at x (the ulp of |x|), as a double.
