@@ -92,6 +92,9 @@ def naive_grid():
 
 
 EXPLORABLES = [
+    Explorable("bce", BCEExplorer, "chapters/01_sigmoid.html", bce_grid),
+    Explorable("softmax", SoftmaxExplorer, "chapters/02_softmax.html", softmax_grid),
+    Explorable("naive", NaiveLossExplorer, "chapters/03_naive_loss.html", naive_grid),
     Explorable("ox", OverflowExplorer, "chapters/04_log_sum_exp.html", overflow_grid),
 ]
 
