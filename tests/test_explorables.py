@@ -100,8 +100,9 @@ def test_readable_in_light_and_dark_mode_and_usable_390_px_wide(browser, site_ur
         phone.close()
 
 
-def test_shared_rounding_matches_torch(page, site_url):
-    """formats.js's roundTo, value by value, against torch's conversion (ties, subnormals, overflow, signs)."""
+def test_shared_rounding_and_sum_match_torch(page, site_url):
+    """formats.js, tested once: roundTo value by value against torch's conversion (ties, subnormals, overflow,
+    signs), and sum on sums of 1 to 7 float32 values (the explorables' rows and batches) against torch.sum."""
     browser_page, _ = open_explorable(page, site_url, OVERFLOW)
     torch.manual_seed(0)
     values = torch.cat([
@@ -128,6 +129,20 @@ def test_shared_rounding_matches_torch(page, site_url):
         wrong = [(v, b, e) for v, b, e, s in zip(values.tolist(), browser.tolist(), expected.tolist(), same) if not s]
         assert wrong == [], f"{name}: (value, browser, torch) {wrong[:5]}"
 
+    torch.manual_seed(1)
+    rows = [(torch.rand(n) * torch.rand(n) * 10.0 ** torch.randint(-3, 4, (n,))).tolist() for n in range(1, 8) for _ in range(60)]
+    sums = browser_page.evaluate(
+        """async ([widgetId, rows]) => {
+            const state = JSON.parse(document.querySelector('script[type*=widget-state]').textContent).state;
+            const model = Object.values(state).find((m) => m.state._anywidget_id === widgetId).state;
+            const m = await import(URL.createObjectURL(new Blob([model._esm], { type: 'text/javascript' })));
+            return rows.map((r) => m.sum('float32', r.map(Math.fround)));
+        }""",
+        [OVERFLOW.widget_id, rows],
+    )
+    wrong = [(row, js, torch.tensor(row).sum().item()) for row, js in zip(rows, sums) if js != torch.tensor(row).sum().item()]
+    assert wrong == [], wrong[:3]
+
 
 def test_overflow_explorer_diagnosis_is_the_outcome_torchs_numbers_imply(page, site_url):
     """On a grid of (format, scale, pushed class, push, target): nan, inf, finite and agreeing, or disagreeing."""
@@ -152,20 +167,3 @@ def test_overflow_explorer_diagnosis_is_the_outcome_torchs_numbers_imply(page, s
     assert wrong == [], wrong[:5]
     assert seen == {"nan", "inf", "agree", "disagree"}  # the grid reaches every outcome
 
-
-def test_shared_sum_matches_torchs_cpu_reduction(page, site_url):
-    """formats.js's sum, on sums of 1 to 7 float32 values (the explorables' rows and batches), against torch.sum."""
-    browser_page, _ = open_explorable(page, site_url, OVERFLOW)
-    torch.manual_seed(1)
-    rows = [(torch.rand(n) * torch.rand(n) * 10.0 ** torch.randint(-3, 4, (n,))).tolist() for n in range(1, 8) for _ in range(60)]
-    got = browser_page.evaluate(
-        """async ([widgetId, rows]) => {
-            const state = JSON.parse(document.querySelector('script[type*=widget-state]').textContent).state;
-            const model = Object.values(state).find((m) => m.state._anywidget_id === widgetId).state;
-            const m = await import(URL.createObjectURL(new Blob([model._esm], { type: 'text/javascript' })));
-            return rows.map((r) => m.sum('float32', r.map(Math.fround)));
-        }""",
-        [OVERFLOW.widget_id, rows],
-    )
-    wrong = [(row, js, torch.tensor(row).sum().item()) for row, js in zip(rows, got) if js != torch.tensor(row).sum().item()]
-    assert wrong == [], wrong[:3]

@@ -3,7 +3,7 @@
 // JavaScript computes in float64. roundTo(format, x) rounds a double to float16, bfloat16 (exact IEEE
 // round-to-nearest-even, subnormals included) or float32 (Math.fround); op(format, x) is one torch operation's
 // result: half formats compute in float32, then round. Tested once against torch, value by value
-// (tests/test_explorables.py, test_shared_rounding_matches_torch).
+// (tests/test_explorables.py, test_shared_rounding_and_sum_match_torch).
 
 export const FORMATS = {
   float16: { mantissaBits: 10, minExponent: -14, max: 65504 },
