@@ -233,14 +233,19 @@ CONTRAST = """root => {
   return worst;
 }"""
 
-# Anything of the explorable (or a control) past the right edge of a narrow screen, or scrolling sideways.
+# Anything of the explorable (or a control) past the right edge of a narrow screen, scrolling sideways, or spilling
+# out of the figure over the words below it.
 NARROW = """root => {
   const width = document.documentElement.clientWidth;
   const outside = [...root.querySelectorAll('input, select, button, label, p, svg')]
     .filter((el) => el.getClientRects().length && el.getBoundingClientRect().right > width + 1)
     .map((el) => el.id || el.className.baseVal || el.className || el.tagName);
+  const figure = root.querySelector('.xent-figure').getBoundingClientRect();
+  const spills = [...root.querySelectorAll('.xent-figure *')]  // drawn over the words below the figure
+    .filter((el) => el.getClientRects().length && el.getBoundingClientRect().bottom > figure.bottom + 1)
+    .map((el) => el.className.baseVal ?? el.className);
   const box = root.getBoundingClientRect();
-  return { width, right: box.right, scrolls: root.scrollWidth > root.clientWidth + 1, outside };
+  return { width, right: box.right, scrolls: root.scrollWidth > root.clientWidth + 1, outside, spills };
 }"""
 
 # Move the first slider 40 times and time each move to the updated figure (layout forced), in milliseconds.

@@ -103,7 +103,7 @@ function render({ model, el }) {
     const ok = Number.isFinite(p);
     return element("div", { class: `xent-softmax-bar xent-softmax-${kind}` }, [
       element("div", { class: "xent-softmax-fill", style: `height: ${ok ? p * 100 : 0}%` }),
-      element("span", { class: ok ? "xent-softmax-value" : "xent-softmax-value xent-bad", text: fmt(p, 3) }),
+      element("span", { class: ok ? "xent-softmax-value" : "xent-softmax-value xent-bad", text: fmt(p, 2) }),
     ]);
   }
 
