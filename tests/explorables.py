@@ -137,6 +137,7 @@ CONTROLS = """root => [...root.querySelectorAll('input, select, button, textarea
     id: el.id, tag: el.tagName.toLowerCase(), type: el.type || '',
     atMax: el.type === 'range' && Number(el.value) >= Number(el.max),
     lastOption: el.tagName === 'SELECT' && el.selectedIndex === el.options.length - 1,
+    lastCharacter: (el.value || '').slice(-1),
 }))"""
 
 
@@ -152,7 +153,8 @@ def press_to_move(control):
         return ["ArrowUp"] if control["lastOption"] else ["ArrowDown"]
     if control["type"] == "checkbox" or control["tag"] == "button":
         return ["Space"]
-    return ["End", "Backspace", "2"]  # a text field: change its last character
+    # a text field: change its last character (to 2, or to 3 where it is 2 already, as in -0.9112)
+    return ["End", "Backspace", "3" if control.get("lastCharacter") == "2" else "2"]
 
 
 def unnamed_controls(root):
