@@ -193,10 +193,11 @@ function render({ model, el }) {
     id: `${id}-ignore_index`, type: "text", inputmode: "numeric", size: "6", spellcheck: "false",
     "aria-label": "ignore_index (value)", "data-input": "ignore_index", "data-example": "-100",
   });
-  controls.append(element("div", { class: "xent-row" }, [
+  const options = element("div", { class: "xent-pipeline-options" }, [element("div", { class: "xent-row" }, [
     element("label", { for: `${id}-ignore_index`, text: "ignore_index" }), ignoreField,
-  ]));
-  const reduction = selectControl(controls, {
+  ])]);
+  controls.append(options);
+  const reduction = selectControl(options, {
     id, name: "reduction", label: "reduction", options: REDUCTIONS.map((r) => [r, `'${r}'`]),
   });
 
