@@ -86,4 +86,5 @@ def memory_grid():
 # One entry per chapter whose explorable is on its page: (name, widget class, page, grid).
 ENTRIES = [
     ("pipeline", PipelineExplorable, "chapters/05_log_softmax_nll.html", pipeline_grid),
+    ("smoothing", SmoothingExplorable, "chapters/06_cross_entropy.html", smoothing_grid),
 ]
