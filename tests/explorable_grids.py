@@ -87,4 +87,5 @@ def memory_grid():
 ENTRIES = [
     ("pipeline", PipelineExplorable, "chapters/05_log_softmax_nll.html", pipeline_grid),
     ("smoothing", SmoothingExplorable, "chapters/06_cross_entropy.html", smoothing_grid),
+    ("gradients", GradientsExplorable, "chapters/08_gradients.html", gradients_grid),
 ]
