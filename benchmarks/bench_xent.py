@@ -32,7 +32,8 @@ import time
 import torch
 import torch.nn.functional as F
 
-from xentbook.chunked import chunked_cross_entropy, peak_memory
+from xentbook.chunked import chunked_cross_entropy
+from xentbook.measuring import peak_memory
 from xentbook.scratch import log_softmax, nll
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent

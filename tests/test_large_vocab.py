@@ -1,6 +1,9 @@
-"""Chapter 10's code: the chunked cross entropy and the vocabulary-parallel loss on real processes."""
+"""Chapter 10's code: the chunked cross entropy in every option of F.cross_entropy, and the vocabulary-parallel loss
+on real processes (torchrun, gloo), loss and gradient."""
 
+import itertools
 import os
+import warnings
 import re
 import subprocess
 import sys
@@ -10,12 +13,12 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from xentbook import chunked as chunked_module
 from xentbook import vocab_parallel
 from helpers import free_port
-from xentbook.chunked import chunked_cross_entropy, peak_memory
+from xentbook.chunked import ChunkedCrossEntropy, chunked_cross_entropy
+from xentbook.measuring import memory_timeline, peak_memory
 from xentbook.example import running_example
-from xentbook.vocab_parallel import class_range, make_logits
+from xentbook.vocab_parallel import CASES, class_range, make_logits, vocab_parallel_cross_entropy
 
 
 
@@ -89,6 +92,157 @@ def test_chunked_forward_backward_holds_one_logits_sized_buffer_and_f_cross_entr
     assert baseline_peak == pytest.approx(3 * buffer, rel=0.01)
 
 
+def float64_batch(rows=23, classes=13, seed=0, padding=0, ignore_index=-100):
+    """Seeded float64 logits of scale 3, targets with every padding-th row set to ignore_index, positive weights."""
+    generator = torch.Generator().manual_seed(seed)
+    logits = 3 * torch.randn(rows, classes, generator=generator, dtype=torch.float64)
+    target = torch.randint(0, classes, (rows,), generator=generator)
+    if padding:
+        target[::padding] = ignore_index
+    weight = 0.1 + torch.rand(classes, generator=generator, dtype=torch.float64)
+    return logits, target, weight
+
+
+def loss_and_grad_with(loss_fn, logits, target, grad_output=None, **options):
+    """The loss and logits.grad after backward with grad_output (1 or ones by default)."""
+    leaf = logits.clone().requires_grad_()
+    loss = loss_fn(leaf, target, **options)
+    loss.backward(torch.ones_like(loss) if grad_output is None else grad_output)
+    return loss.detach(), leaf.grad
+
+
+OPTIONS = [dict(reduction=reduction, label_smoothing=smoothing, use_weight=use_weight, ignore_index=ignore_index)
+           for reduction, smoothing, use_weight, ignore_index
+           in itertools.product(["mean", "sum", "none"], [0.0, 0.25], [False, True], [-100, 4])]
+
+
+@pytest.mark.parametrize("option", OPTIONS, ids=lambda o: "-".join(f"{k}={v}" for k, v in o.items()))
+def test_chunked_matches_f_cross_entropy_loss_and_gradient_within_1e_10_in_every_option(option):
+    option = dict(option)
+    logits, target, weight = float64_batch(padding=3, ignore_index=option["ignore_index"])
+    if option.pop("use_weight"):
+        option["weight"] = weight
+    grad_output = torch.rand(23, dtype=torch.float64) if option["reduction"] == "none" else torch.tensor(0.7,
+                                                                                                     dtype=torch.float64)
+    ours = loss_and_grad_with(chunked_cross_entropy, logits, target, grad_output, chunk_rows=5, **option)
+    theirs = loss_and_grad_with(F.cross_entropy, logits, target, grad_output, **option)
+    torch.testing.assert_close(ours[0], theirs[0], rtol=0, atol=1e-10)
+    torch.testing.assert_close(ours[1], theirs[1], rtol=0, atol=1e-10)
+    assert ours[1][target == option["ignore_index"]].abs().max() == 0  # padding rows get no gradient
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@pytest.mark.parametrize("label_smoothing", [0.0, 0.1])
+def test_chunked_gives_what_f_cross_entropy_gives_when_every_row_is_ignored(reduction, label_smoothing):
+    logits, target, weight = float64_batch(padding=1)
+    for options in (dict(), dict(weight=weight)):
+        ours = loss_and_grad_with(chunked_cross_entropy, logits, target, reduction=reduction,
+                                  label_smoothing=label_smoothing, **options)
+        theirs = loss_and_grad_with(F.cross_entropy, logits, target, reduction=reduction,
+                                    label_smoothing=label_smoothing, **options)
+        torch.testing.assert_close(ours[0], theirs[0], equal_nan=True)  # the mean is 0 / 0 = nan, as in torch
+        assert torch.equal(ours[1], theirs[1])
+
+
+def test_chunked_takes_one_row_of_logits_as_f_cross_entropy_does():
+    logits, target, _ = float64_batch()
+    for reduction in ("mean", "none"):
+        ours = loss_and_grad_with(chunked_cross_entropy, logits[3], target[3], reduction=reduction)
+        theirs = loss_and_grad_with(F.cross_entropy, logits[3], target[3], reduction=reduction)
+        assert ours[0].shape == theirs[0].shape == ()
+        torch.testing.assert_close(ours, theirs, rtol=0, atol=1e-12)
+
+
+def test_chunked_reads_the_deprecated_size_average_and_reduce_as_f_cross_entropy_does():
+    logits, target, _ = float64_batch()
+    for legacy, reduction in [(dict(reduce=False), "none"), (dict(size_average=False), "sum"),
+                              (dict(size_average=True, reduce=True), "mean")]:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            ours = chunked_cross_entropy(logits, target, **legacy)
+        assert any("deprecated" in str(w.message) for w in caught)
+        torch.testing.assert_close(ours, F.cross_entropy(logits, target, reduction=reduction), rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("call, error, words", [
+    (lambda x, t: chunked_cross_entropy(x.reshape(23, 13, 1), t[:, None]), ValueError, "input of 3 dimensions"),
+    (lambda x, t: chunked_cross_entropy(x, torch.softmax(x, 1)), ValueError, "probability targets"),
+    (lambda x, t: chunked_cross_entropy(x, t[:5]), ValueError, "target of shape"),
+    (lambda x, t: chunked_cross_entropy(x, t, weight=torch.ones(3)), ValueError, "weight of shape"),
+    (lambda x, t: chunked_cross_entropy(x, t, reduction="avg"), ValueError, "reduction='avg'"),
+    (lambda x, t: chunked_cross_entropy(x, t, label_smoothing=1.5), ValueError, "label_smoothing=1.5"),
+    (lambda x, t: chunked_cross_entropy(x, torch.full_like(t, 13)), IndexError, "target 13 is out of bounds"),
+    (lambda x, t: chunked_cross_entropy(x, torch.full_like(t, -100), ignore_index=0), IndexError, "target -100"),
+])
+def test_chunked_refuses_what_it_does_not_support_with_an_error_naming_the_option(call, error, words):
+    logits, target, _ = float64_batch()
+    with pytest.raises(error, match=re.escape(words)):
+        call(logits, target)
+
+
+def test_chunked_backward_runs_twice_with_retain_graph_and_passes_gradcheck():
+    logits, target, weight = float64_batch(rows=7, classes=5, padding=3)
+    leaf = logits.clone().requires_grad_()
+    loss = chunked_cross_entropy(leaf, target, chunk_rows=3)
+    loss.backward(retain_graph=True)
+    first = leaf.grad.clone()
+    loss.backward()
+    torch.testing.assert_close(leaf.grad, 2 * first, rtol=0, atol=0)
+    for reduction in ("mean", "sum", "none"):
+        assert torch.autograd.gradcheck(
+            lambda x: chunked_cross_entropy(x, target, weight, reduction=reduction, label_smoothing=0.2, chunk_rows=3),
+            (logits.clone().requires_grad_(),))
+
+
+def test_chunked_double_backward_raises_a_clear_error():
+    logits, target, _ = float64_batch()
+    leaf = logits.clone().requires_grad_()
+    with pytest.raises(RuntimeError, match="no double backward"):
+        torch.autograd.grad(chunked_cross_entropy(leaf, target), leaf, create_graph=True)
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+def test_chunked_in_half_precision_returns_torchs_dtype_and_its_scaled_gradient_does_not_underflow(dtype):
+    generator = torch.Generator().manual_seed(5)
+    logits = (2 * torch.randn(64, 3000, generator=generator)).to(dtype)
+    target = torch.randint(0, 3000, (64,), generator=generator)
+    target[::5] = -100
+    scale = torch.tensor(2.0**15)  # loss scaling, as torch.amp.GradScaler does
+    loss, grad = loss_and_grad_with(chunked_cross_entropy, logits, target, scale.to(dtype), label_smoothing=0.1)
+    assert loss.dtype == grad.dtype == F.cross_entropy(logits, target).dtype == dtype
+    exact_loss, exact_grad = loss_and_grad_with(F.cross_entropy, logits.double(), target, scale.double(),
+                                                label_smoothing=0.1)
+    torch.testing.assert_close(loss.double(), exact_loss, rtol=torch.finfo(dtype).eps, atol=0)
+    finfo = torch.finfo(dtype)  # rounded once: within one ulp, or one step of the smallest subnormal
+    torch.testing.assert_close(grad, exact_grad.to(dtype), rtol=finfo.eps, atol=finfo.tiny * finfo.eps)
+    rounded_before_scaling = (exact_grad / scale.double()).to(dtype).double() * scale.double()
+    assert (grad == 0).sum() == (exact_grad.to(dtype) == 0).sum()  # the padding rows' zeros, no underflow
+    if dtype == torch.float16:  # the test can fail: rounded before scaling, float16 values underflow to 0
+        assert (rounded_before_scaling == 0).sum() > (grad == 0).sum()
+    with torch.autocast("cpu"):
+        assert chunked_cross_entropy(logits, target).dtype == F.cross_entropy(logits, target).dtype == torch.float32
+
+
+def test_chunked_peak_is_one_buffer_for_loss_backward_and_two_when_the_loss_is_scaled_first():
+    logits, target = batch(512, 8000, seed=0)
+    buffer = logits.numel() * logits.element_size()
+    leaf = logits.clone().requires_grad_()
+    plain = peak_memory(lambda: chunked_cross_entropy(leaf, target, chunk_rows=64).backward())
+    leaf.grad = None
+    scaled = peak_memory(lambda: (0.5 * chunked_cross_entropy(leaf, target, chunk_rows=64)).backward())
+    assert buffer <= plain < 1.01 * buffer
+    assert 2 * buffer <= scaled < 2.01 * buffer  # the unscaled gradient stays for a second backward
+
+
+def test_chunked_in_half_precision_holds_one_half_precision_buffer_and_a_float32_chunk():
+    logits = torch.randn(512, 8000).to(torch.bfloat16).requires_grad_()
+    target = torch.randint(0, 8000, (512,))
+    buffer = logits.numel() * logits.element_size()
+    chunk = 64 * 8000 * 4
+    peak = peak_memory(lambda: chunked_cross_entropy(logits, target, chunk_rows=64).backward())
+    assert buffer <= peak < buffer + 1.1 * chunk
+
+
 def test_memory_timeline_ignores_frees_of_tensors_made_before_it():
     made_before = [torch.empty(1_000_000)]
 
@@ -96,7 +250,13 @@ def test_memory_timeline_ignores_frees_of_tensors_made_before_it():
         made_before.clear()
         return torch.empty(250_000)
 
-    assert chunked_module.memory_timeline(frees_an_old_tensor_and_makes_a_new_one) == [0, 1_000_000, 0]
+    assert memory_timeline(frees_an_old_tensor_and_makes_a_new_one) == [0, 1_000_000, 0]
+
+
+def test_memory_meter_refuses_a_torch_version_it_was_not_checked_with(monkeypatch):
+    monkeypatch.setattr(torch, "__version__", "2.14.0+cpu")
+    with pytest.raises(RuntimeError, match=r"checked with torch 2\.13; this is torch 2\.14\.0\+cpu"):
+        peak_memory(lambda: torch.empty(10))
 
 
 @pytest.mark.parametrize("classes, world_size", [(50257, 2), (1001, 3), (5, 4), (3, 3)])
@@ -108,19 +268,44 @@ def test_class_ranges_are_contiguous_cover_every_class_and_differ_by_at_most_one
     assert max(sizes) - min(sizes) <= 1
 
 
-@pytest.mark.parametrize("processes, rows, classes", [(2, 64, 50257), (3, 50, 1001)])
-def test_vocab_parallel_loss_on_real_processes_matches_f_cross_entropy(processes, rows, classes, tmp_path):
+def torchrun(processes, tmp_path, *args):
+    """Run xentbook.vocab_parallel on that many processes (gloo, 127.0.0.1, one thread each); its output lines."""
     command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", str(processes),
-               "--master_addr", "127.0.0.1", "--master_port", str(free_port()),
-               "-m", "xentbook.vocab_parallel", "--rows", str(rows), "--classes", str(classes), "--seed", "7"]
+               "--master_addr", "127.0.0.1", "--master_port", str(free_port()), "-m", "xentbook.vocab_parallel", *args]
     start = time.monotonic()
     run = subprocess.run(command, capture_output=True, text=True, cwd=tmp_path, timeout=120,
                          env={**os.environ, "OMP_NUM_THREADS": "1"})
-    elapsed = time.monotonic() - start
     assert run.returncode == 0, run.stderr[-4000:]
-    assert elapsed < 60
-    lines = run.stdout.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith(f"{vocab_parallel.RESULT_PREFIX} {processes} processes: ")
-    distributed_loss = torch.tensor(float(re.search(r"processes: (\S+)$", lines[0]).group(1)))
-    logits, target = make_logits(seed=7, rows=rows, classes=classes)
+    assert time.monotonic() - start < 60
+    return run.stdout.strip().splitlines()
+
+
+@pytest.mark.parametrize("processes", [2, 3])
+def test_vocab_parallel_loss_and_gradient_on_real_processes_match_f_cross_entropy_in_every_case(processes, tmp_path):
+    lines = torchrun(processes, tmp_path, "--check")
+    assert len(lines) == len(CASES)
+    for line, case in zip(lines, CASES):
+        match = re.fullmatch(rf"{vocab_parallel.CHECK_PREFIX} (.+): loss (\S+), F.cross_entropy (\S+), "
+                             r"loss error (\S+), gradient error (\S+)", line)
+        assert match and match.group(1) == case[0], line
+        assert float(match.group(4)) <= 1e-9 and float(match.group(5)) <= 1e-9, line
+        if case[0] == "every row padding":
+            assert match.group(2) == match.group(3) == "nan"  # what F.cross_entropy gives: 0 / 0
+        else:
+            assert match.group(2) != "nan"
+
+
+def test_vocab_parallel_loss_in_float32_on_two_processes_matches_f_cross_entropy(tmp_path):
+    (line,) = torchrun(2, tmp_path, "--rows", "64", "--classes", "50257", "--seed", "7")
+    assert line.startswith(f"{vocab_parallel.RESULT_PREFIX} 2 processes: ")
+    distributed_loss = torch.tensor(float(re.search(r"processes: (\S+)$", line).group(1)))
+    logits, target = make_logits(seed=7, rows=64, classes=50257)
     torch.testing.assert_close(distributed_loss, F.cross_entropy(logits, target))
+
+
+def test_vocab_parallel_on_one_process_refuses_bad_input_clearly():
+    logits, target = make_logits(rows=4, classes=10)
+    with pytest.raises(ValueError, match="local_logits"):
+        vocab_parallel_cross_entropy(logits[0], target, 0)
+    with pytest.raises(ValueError, match="label_smoothing"):
+        vocab_parallel_cross_entropy(logits, target, 0, label_smoothing=1.5)

@@ -19,8 +19,10 @@ IDS = [path.stem for path in NOTEBOOKS]
 LESSON_CODE = {
     "xentbook.scratch": ["sigmoid", "bce", "softmax", "nl", "log_softmax", "nll"],
     "xentbook.accuracy": ["log_softmax_log1p"],
-    "xentbook.chunked": ["ChunkedCrossEntropy", "chunked_cross_entropy"],
-    "xentbook.vocab_parallel": ["vocab_parallel_cross_entropy"],
+    "xentbook.chunked": ["check_cross_entropy_options", "cross_entropy_rows", "ChunkedCrossEntropy",
+                         "chunked_cross_entropy"],
+    "xentbook.vocab_parallel": ["VocabParallelCrossEntropy", "check_targets", "vocab_parallel_cross_entropy"],
+    "xentbook.fused": ["default_chunk_size", "walk_chunks", "LinearCrossEntropy", "linear_cross_entropy"],
 }
 import notebooks as tool  # noqa: E402  (tools/notebooks.py, on the path from conftest)
 

@@ -1,109 +1,136 @@
-"""Row-chunked cross entropy that writes its gradient during the forward pass (chapter 10), and a memory meter.
+"""Row-chunked cross entropy that writes its gradient during the forward pass (chapter 10).
 
-``ChunkedCrossEntropy`` and ``chunked_cross_entropy`` are defined, to the letter, in cells of
-``chapters/10_large_vocab.ipynb``; ``tests/test_large_vocab.py`` checks that they match. The memory meter below
-(``memory_timeline``, ``peak_memory``) is not the lesson: the chapter and ``benchmarks/bench_xent.py`` import it.
+``check_cross_entropy_options``, ``cross_entropy_rows``, ``ChunkedCrossEntropy`` and ``chunked_cross_entropy`` are
+defined, to the letter, in cells of ``chapters/10_large_vocab.ipynb``; ``tests/test_notebooks.py`` checks that they
+match. ``xentbook.fused`` reuses ``check_cross_entropy_options`` and ``cross_entropy_rows``. The memory meter the
+chapter uses lives apart, in ``xentbook.measuring``.
 """
 
-import contextlib
-import os
-import sys
+import warnings
 
 import torch
 
 
+def check_cross_entropy_options(input, target, weight, ignore_index, reduction, label_smoothing):
+    """Refuse, naming the option, what F.cross_entropy refuses or what these losses do not support."""
+    if input.dim() not in (1, 2):
+        raise ValueError(f"input of {input.dim()} dimensions is not supported: give (C,) or (N, C) logits "
+                         f"(for (N, C, d1, ...) logits, move the class dimension last and flatten the rest into N)")
+    if target.is_floating_point():
+        raise ValueError("probability targets (a floating-point target) are not supported: give class indices")
+    if target.shape != input.shape[:-1]:
+        raise ValueError(f"target of shape {tuple(target.shape)} does not fit input of shape {tuple(input.shape)}: "
+                         f"give one class index per row of input")
+    classes = input.shape[-1]
+    if weight is not None and weight.shape != (classes,):
+        raise ValueError(f"weight of shape {tuple(weight.shape)} does not fit {classes} classes: give shape ({classes},)")
+    if weight is not None and weight.requires_grad and torch.is_grad_enabled():
+        raise ValueError("weight that requires grad is not supported: F.cross_entropy has no gradient for it either")
+    if reduction not in ("none", "mean", "sum"):
+        raise ValueError(f"reduction={reduction!r} is not supported: give 'none', 'mean' or 'sum'")
+    if not 0.0 <= label_smoothing <= 1.0:
+        raise ValueError(f"label_smoothing={label_smoothing} is not supported: give a number from 0.0 to 1.0")
+    bad = (target != ignore_index) & ((target < 0) | (target >= classes))
+    if bad.any():
+        raise IndexError(f"target {target[bad][0].item()} is out of bounds for {classes} classes "
+                         f"(and is not ignore_index={ignore_index})")
+
+
+def cross_entropy_rows(logits, target, weight, ignore_index, label_smoothing, out, grad_scale=None, z_coef=0.0):
+    """Each row's loss and log-sum-exp, with out as scratch; given grad_scale, out ends as the gradient of
+    grad_scale * loss + z_coef * lse**2 (out may be logits itself)."""
+    classes = logits.shape[1]
+    kept = target != ignore_index
+    y = torch.where(kept, target, 0)  # ignored rows read class 0; their loss and gradient are set to 0
+    rows = torch.arange(len(y), device=logits.device)
+    w = weight if weight is not None else torch.ones(classes, dtype=logits.dtype, device=logits.device)
+    w_y, eps = w[y], label_smoothing
+    target_logit = logits[rows, y]  # read before out (maybe logits itself) is overwritten
+    weighted_sum = logits @ w if eps else None  # sum_c w_c z_c, for the smoothing term
+    row_max = logits.amax(dim=1, keepdim=True)
+    torch.sub(logits, row_max, out=out).exp_()  # exp(z - M), in the scratch buffer
+    sum_exp = out.sum(dim=1)
+    lse = row_max[:, 0] + torch.log(sum_exp)  # log sum_k exp(z_k), stable (chapter 4)
+    loss = (1 - eps) * w_y * (lse - target_logit)  # (1 - eps) w_y (-log p_y)
+    if eps:
+        loss += eps / classes * (w.sum() * lse - weighted_sum)  # eps/C sum_c w_c (-log p_c)
+    loss = torch.where(kept, loss, 0.0)
+    if grad_scale is not None:
+        scale = torch.where(kept, torch.as_tensor(grad_scale, dtype=out.dtype), 0.0)  # per row, 0 when ignored
+        z_term = torch.where(kept, 2 * z_coef * lse, 0.0)  # d(z_coef lse^2)/dz_j = 2 z_coef lse p_j
+        p_factor = scale * ((1 - eps) * w_y + eps / classes * w.sum()) + z_term
+        out.mul_((p_factor / sum_exp)[:, None])  # p_factor * p, as p = exp(z - M) / sum_exp
+        out[rows, y] -= scale * (1 - eps) * w_y  # - scale (1 - eps) w_y onehot
+        if eps:
+            out.addr_(scale, w, alpha=-eps / classes)  # - scale eps/C w
+    return loss, lse
+
+
 class ChunkedCrossEntropy(torch.autograd.Function):
-    """Mean cross entropy, a chunk of rows at a time, with its gradient written during the forward pass."""
+    """F.cross_entropy, a chunk of rows at a time, with its gradient written during the forward pass."""
 
     @staticmethod
-    def forward(ctx, logits, target, chunk_rows):
-        m = logits.shape[0]
-        grad_logits = torch.empty_like(logits)  # the one m x C buffer: it ends up as logits.grad
-        row_losses = torch.empty(m, dtype=logits.dtype, device=logits.device)
-        for start in range(0, m, chunk_rows):
-            chunk = logits[start : start + chunk_rows]
-            chunk_target = target[start : start + chunk_rows]
-            rows = torch.arange(chunk.shape[0], device=logits.device)
-            grad_chunk = grad_logits[start : start + chunk_rows]  # a view: this chunk's rows of the buffer
-            row_max = chunk.max(dim=-1, keepdim=True).values
-            torch.sub(chunk, row_max, out=grad_chunk)  # z - M, written straight into the buffer
-            shifted_target = grad_chunk[rows, chunk_target]  # z_y - M (indexing with a tensor copies it out)
-            grad_chunk.exp_()  # exp(z - M)
-            sum_exp = grad_chunk.sum(dim=-1, keepdim=True)
-            row_losses[start : start + chunk_rows] = torch.log(sum_exp[:, 0]) - shifted_target  # -log p_y
-            grad_chunk.div_(sum_exp)  # p
-            grad_chunk[rows, chunk_target] -= 1  # p - onehot
-            grad_chunk.div_(m)  # (p - onehot) / m, the gradient of the mean
-        ctx.grad_logits = grad_logits
-        return row_losses.mean()
+    def forward(ctx, logits, target, weight, ignore_index, reduction, label_smoothing, chunk_rows, out_dtype):
+        options = dict(weight=weight, ignore_index=ignore_index, label_smoothing=label_smoothing)
+        ctx.full_precision = logits.dtype in (torch.float32, torch.float64)
+        compute = logits.dtype if ctx.full_precision else torch.float32  # float16 and bfloat16: float32 chunks
+        kept = target != ignore_index
+        total = (weight[target[kept]].sum() if weight is not None else kept.sum()) if reduction == "mean" else 1
+        total = torch.as_tensor(total, dtype=compute)  # the mean divides by the sum of the kept rows' weights
+        ctx.grad_scale = 1 / total
+        grad_logits = torch.empty_like(logits) if ctx.full_precision else None  # the one m x C buffer
+        scratch = None if ctx.full_precision else logits.new_empty((min(chunk_rows, len(target)), logits.shape[1]),
+                                                                   dtype=compute)  # one float32 chunk
+        row_losses = torch.empty(len(target), dtype=compute, device=logits.device)
+        for start in range(0, len(target), chunk_rows):
+            rows = slice(start, start + chunk_rows)
+            if ctx.full_precision:  # the gradient, unscaled by grad_output, straight into its rows of the buffer
+                row_losses[rows], _ = cross_entropy_rows(logits[rows], target[rows], **options,
+                                                         out=grad_logits[rows], grad_scale=ctx.grad_scale)
+            else:  # only the loss now: a float16 gradient would underflow before grad_output could scale it
+                chunk = scratch[: len(target[rows])].copy_(logits[rows])
+                row_losses[rows], _ = cross_entropy_rows(chunk, target[rows], **options, out=chunk)
+        ctx.options, ctx.reduction, ctx.chunk_rows = options, reduction, chunk_rows
+        ctx.save_for_backward(grad_logits if ctx.full_precision else logits, target)
+        if reduction == "none":
+            return row_losses.to(out_dtype)
+        return (row_losses.sum() / total).to(out_dtype)
 
     @staticmethod
     def backward(ctx, grad_output):
-        grad_logits = ctx.grad_logits
-        del ctx.grad_logits  # hand the buffer to autograd rather than keep a second reference (backward runs once)
-        if grad_output.item() != 1.0:  # loss.backward() sends 1.0: then there is nothing to scale
-            grad_logits.mul_(grad_output)
-        return grad_logits, None, None
+        if torch.is_grad_enabled():
+            raise RuntimeError("chunked_cross_entropy has no double backward (create_graph=True): its gradient is "
+                               "written by hand; use F.cross_entropy for higher-order derivatives")
+        saved, target = ctx.saved_tensors
+        if ctx.full_precision:  # saved is the gradient: scale it by grad_output (a new tensor: it may run again)
+            if torch.all(grad_output == 1):
+                return saved, None, None, None, None, None, None, None
+            scale = grad_output[:, None] if ctx.reduction == "none" else grad_output
+            return saved * scale.to(saved.dtype), None, None, None, None, None, None, None
+        grad_logits = torch.empty_like(saved)  # saved is the float16/bfloat16 logits: walk the chunks again
+        scratch = saved.new_empty((min(ctx.chunk_rows, len(target)), saved.shape[1]), dtype=torch.float32)
+        for start in range(0, len(target), ctx.chunk_rows):
+            rows = slice(start, start + ctx.chunk_rows)
+            scale = grad_output.float()[rows] if ctx.reduction == "none" else grad_output.float() * ctx.grad_scale
+            chunk = scratch[: len(target[rows])].copy_(saved[rows])
+            cross_entropy_rows(chunk, target[rows], **ctx.options, out=chunk, grad_scale=scale)
+            grad_logits[rows] = chunk  # scaled in float32, rounded once
+        return grad_logits, None, None, None, None, None, None, None
 
 
-def chunked_cross_entropy(logits, target, chunk_rows=64):
-    """F.cross_entropy(logits, target) for m x C logits and class-index targets, chunk_rows rows at a time."""
-    return ChunkedCrossEntropy.apply(logits, target, chunk_rows)
-
-
-@contextlib.contextmanager
-def _stderr_silenced():
-    """Send file descriptor 2 to /dev/null for a while: the profiler writes two trace lines there, unasked."""
-    sys.stderr.flush()
-    saved = os.dup(2)
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, 2)
-    try:
-        yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(devnull)
-
-
-def _allocation_events(profiler):
-    """Every CPU allocation (+bytes) and free (-bytes) the profiler saw, as (time in ns, address, bytes)."""
-    from torch._C._profiler import _EventType
-
-    events, stack = [], list(profiler.profiler.kineto_results.experimental_event_tree())
-    while stack:
-        node = stack.pop()
-        stack.extend(node.children)
-        if node.tag == _EventType.Allocation and node.extra_fields.device.type == "cpu":
-            fields = node.extra_fields
-            events.append((node.start_time_ns, fields.ptr, fields.alloc_size))
-    return sorted(events)
-
-
-def memory_timeline(fn):
-    """Bytes that fn has allocated and not yet freed, after each of its allocations and frees (starts at 0).
-
-    torch.profiler (profile_memory=True) records every allocation and free of PyTorch's CPU allocator, in order;
-    replaying them gives the live bytes at every step. Tensors that existed before fn (its inputs) are not
-    counted, and neither are their frees. Whatever fn returns is dropped before the profiler stops.
-    """
-    from torch.profiler import ProfilerActivity, profile
-
-    with _stderr_silenced(), profile(activities=[ProfilerActivity.CPU], profile_memory=True) as profiler:
-        fn()
-    live, timeline, ours = 0, [0], set()
-    for _, ptr, size in _allocation_events(profiler):
-        if size > 0:
-            ours.add(ptr)
-        elif ptr in ours:
-            ours.discard(ptr)
-        else:
-            continue  # the free of a tensor fn did not allocate
-        live += size
-        timeline.append(live)
-    return timeline
-
-
-def peak_memory(fn):
-    """The most bytes fn had allocated at any one time (its own allocations only; see memory_timeline)."""
-    return max(memory_timeline(fn))
+def chunked_cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean", label_smoothing=0.0,
+                          chunk_rows=64, *, size_average=None, reduce=None):
+    """F.cross_entropy(input, target, ...) for (N, C) or (C,) logits and class-index targets, chunk_rows rows at a time."""
+    if size_average is not None or reduce is not None:  # F.cross_entropy's deprecated pair, read the way it reads it
+        reduction = "none" if reduce is False else "sum" if size_average is False else "mean"
+        warnings.warn(f"size_average and reduce are deprecated, use reduction='{reduction}'", stacklevel=2)
+    check_cross_entropy_options(input, target, weight, ignore_index, reduction, label_smoothing)
+    device = input.device.type
+    out_dtype = torch.float32 if torch.is_autocast_enabled(device) else input.dtype  # what F.cross_entropy returns
+    with torch.autocast(device, enabled=False):  # dtypes are handled here, explicitly
+        rows = input.reshape(-1, input.shape[-1])  # (C,) becomes one row
+        if weight is not None:
+            weight = weight.to(input.dtype if input.dtype == torch.float64 else torch.float32)
+        loss = ChunkedCrossEntropy.apply(rows, target.reshape(-1).long(), weight, ignore_index, reduction,
+                                         label_smoothing, chunk_rows, out_dtype)
+    return loss.reshape(target.shape) if reduction == "none" else loss

@@ -1,0 +1,176 @@
+"""Chapter 11's fused linear + cross entropy: every option against F.cross_entropy(F.linear(...)) (+ PaLM's z-loss)
+and torch's own F.linear_cross_entropy, loss and every gradient, and its memory."""
+
+import itertools
+import re
+import warnings
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from xentbook.fused import default_chunk_size, linear_cross_entropy
+from xentbook.measuring import peak_memory
+
+
+def reference(input, linear_weight, target, *, linear_bias=None, z_loss=0.0, **options):
+    """F.cross_entropy(F.linear(...)) plus z_loss * lse**2 over the kept rows (mean: divided by their number)."""
+    logits = F.linear(input, linear_weight, linear_bias)
+    loss = F.cross_entropy(logits, target, **options)
+    kept = target != options.get("ignore_index", -100)
+    z_term = torch.where(kept, z_loss * torch.logsumexp(logits, dim=-1) ** 2, 0.0)
+    reduction = options.get("reduction", "mean")
+    return loss + (z_term if reduction == "none" else z_term.sum() / (kept.sum() if reduction == "mean" else 1))
+
+
+def problem(rows=23, in_features=6, classes=13, seed=0, padding=3, ignore_index=-100, dtype=torch.float64):
+    """Seeded hidden states, output layer, bias, targets (every padding-th row ignored) and class weights."""
+    generator = torch.Generator().manual_seed(seed)
+    x = torch.randn(rows, in_features, generator=generator, dtype=torch.float64).to(dtype)
+    W = torch.randn(classes, in_features, generator=generator, dtype=torch.float64).to(dtype)
+    b = torch.randn(classes, generator=generator, dtype=torch.float64).to(dtype)
+    target = torch.randint(0, classes, (rows,), generator=generator)
+    if padding:
+        target[::padding] = ignore_index
+    weight = 0.1 + torch.rand(classes, generator=generator, dtype=torch.float64)
+    return x, W, b, target, weight
+
+
+def loss_and_grads(loss_fn, x, W, b, target, grad_output=None, **options):
+    """The loss and the gradients of x, W and b (b may be None)."""
+    leaves = [None if t is None else t.clone().requires_grad_() for t in (x, W, b)]
+    loss = loss_fn(leaves[0], leaves[1], target, linear_bias=leaves[2], **options)
+    loss.backward(torch.ones_like(loss) if grad_output is None else grad_output)
+    return [loss.detach()] + [None if t is None else t.grad for t in leaves]
+
+
+OPTIONS = [dict(reduction=r, label_smoothing=s, z_loss=z, use_weight=w, use_bias=bias)
+           for r, s, z, w, bias in itertools.product(["mean", "sum", "none"], [0.0, 0.2], [0.0, 0.05], [False, True],
+                                                     [False, True])]
+
+
+@pytest.mark.parametrize("option", OPTIONS, ids=lambda o: "-".join(f"{k}={v}" for k, v in o.items()))
+def test_fused_matches_f_cross_entropy_of_f_linear_loss_and_every_gradient_within_1e_9(option):
+    option = dict(option)
+    x, W, b, target, weight = problem()
+    if option.pop("use_weight"):
+        option["weight"] = weight
+    b = b if option.pop("use_bias") else None
+    grad_output = (torch.rand(23, dtype=torch.float64) if option["reduction"] == "none"
+                   else torch.tensor(1.3, dtype=torch.float64))
+    ours = loss_and_grads(linear_cross_entropy, x, W, b, target, grad_output, chunk_size=4, **option)
+    theirs = loss_and_grads(reference, x, W, b, target, grad_output, **option)
+    for mine, expected in zip(ours, theirs):
+        if expected is not None:
+            torch.testing.assert_close(mine, expected, rtol=0, atol=1e-9)
+    assert ours[1][target == -100].abs().max() == 0  # padding rows get no gradient
+
+
+@pytest.mark.parametrize("options", [dict(), dict(options=torch.nn.LinearCrossEntropyOptions())],
+                         ids=["reference path", "chunked path"])
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_fused_matches_torchs_own_f_linear_cross_entropy(options, reduction):
+    x, W, b, target, weight = problem()
+    ours = loss_and_grads(linear_cross_entropy, x, W, b, target, weight=weight, reduction=reduction, chunk_size=4)
+    theirs = loss_and_grads(lambda *a, **k: F.linear_cross_entropy(*a, **k, **options), x, W, b, target,
+                            weight=weight, reduction=reduction)
+    for mine, expected in zip(ours, theirs):
+        torch.testing.assert_close(mine, expected, rtol=0, atol=1e-9)
+
+
+def test_torchs_chunked_path_falls_back_to_the_reference_with_a_warning_under_label_smoothing():
+    x, W, _, target, _ = problem()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        F.linear_cross_entropy(x, W, target, label_smoothing=0.1, options=torch.nn.LinearCrossEntropyOptions())
+    assert any("options`` ignored" in str(w.message) for w in caught)
+
+
+def test_fused_every_row_ignored_gives_what_f_cross_entropy_gives():
+    x, W, b, target, _ = problem(padding=1)
+    for reduction in ("mean", "sum", "none"):
+        ours = loss_and_grads(linear_cross_entropy, x, W, b, target, reduction=reduction, label_smoothing=0.1,
+                              z_loss=0.01)
+        theirs = loss_and_grads(reference, x, W, b, target, reduction=reduction, label_smoothing=0.1)
+        for mine, expected in zip(ours, theirs):
+            torch.testing.assert_close(mine, expected, equal_nan=True)
+
+
+def test_fused_backward_runs_twice_with_retain_graph_passes_gradcheck_and_refuses_double_backward():
+    x, W, b, target, weight = problem(rows=7, in_features=3, classes=5)
+    leaves = [t.clone().requires_grad_() for t in (x, W, b)]
+    loss = linear_cross_entropy(leaves[0], leaves[1], target, linear_bias=leaves[2], chunk_size=3)
+    loss.backward(retain_graph=True)
+    first = [t.grad.clone() for t in leaves]
+    loss.backward()
+    for leaf, once in zip(leaves, first):
+        torch.testing.assert_close(leaf.grad, 2 * once, rtol=0, atol=0)
+    for reduction in ("mean", "sum", "none"):
+        assert torch.autograd.gradcheck(
+            lambda p, q, r: linear_cross_entropy(p, q, target, linear_bias=r, weight=weight, reduction=reduction,
+                                                 label_smoothing=0.2, z_loss=0.1, chunk_size=3),
+            [t.detach().clone().requires_grad_() for t in (x, W, b)])
+    with pytest.raises(RuntimeError, match="no double backward"):
+        torch.autograd.grad(linear_cross_entropy(leaves[0], leaves[1], target), leaves[0], create_graph=True)
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+def test_fused_in_half_precision_returns_torchs_dtypes_and_scaled_gradients_do_not_underflow(dtype):
+    x, W, _, target, _ = problem(rows=64, in_features=32, classes=3000, seed=1, padding=5, dtype=dtype)
+    scale = torch.tensor(2.0**12)
+    loss, grad_x, grad_W, _ = loss_and_grads(linear_cross_entropy, x, W, None, target, scale.to(dtype),
+                                             label_smoothing=0.1, z_loss=1e-4)
+    assert loss.dtype == grad_x.dtype == grad_W.dtype == F.linear_cross_entropy(x, W, target).dtype == dtype
+    exact = loss_and_grads(reference, x.double(), W.double(), None, target, scale.double(), label_smoothing=0.1,
+                           z_loss=1e-4)
+    eps = torch.finfo(dtype).eps
+    for mine, expected in zip((loss, grad_x, grad_W), exact):  # float32 inside (sums of 64 rows), rounded once
+        torch.testing.assert_close(mine, expected.to(dtype), rtol=eps, atol=0.1 * eps * expected.abs().max().item())
+        assert (mine == 0).sum() == (expected.to(dtype) == 0).sum()  # no underflow: only the padding rows' zeros
+    if dtype == torch.float16:  # the test can fail: the unscaled float16 gradient of W underflows
+        assert ((exact[2] / scale.double()).to(dtype) == 0).sum() > 0
+    with torch.autocast("cpu"):
+        assert linear_cross_entropy(x.float(), W.float(), target).dtype == torch.float32
+        assert F.cross_entropy(F.linear(x.float(), W.float()), target).dtype == torch.float32
+
+
+def test_fused_peak_memory_is_under_a_tenth_of_f_linear_then_f_cross_entropy():
+    generator = torch.Generator().manual_seed(0)
+    x = torch.randn(2048, 64, generator=generator).requires_grad_()
+    W = (torch.randn(8000, 64, generator=generator) / 8).requires_grad_()
+    target = torch.randint(0, 8000, (2048,), generator=generator)
+    target[::7] = -100
+    plain = peak_memory(lambda: F.cross_entropy(F.linear(x, W), target).backward())
+    for options in (dict(), dict(label_smoothing=0.1, z_loss=1e-4)):
+        x.grad = W.grad = None
+        fused = peak_memory(lambda: linear_cross_entropy(x, W, target, chunk_size=256, **options).backward())
+        assert fused <= 0.1 * plain
+
+
+def test_default_chunk_size_follows_liger_kernels_rule():
+    assert default_chunk_size(4096, 1024, 32000) == 128  # ceil(32000 / 1024) = 32; 4096 / 32 = 128
+    assert default_chunk_size(4096 * 4, 4096, 32000) == 2048  # the example in Liger Kernel's source
+    assert default_chunk_size(5, 64, 8000) == 1
+
+
+@pytest.mark.parametrize("call, error, words", [
+    (lambda x, W, t: linear_cross_entropy(x, W[:, :2], t), ValueError, "linear_weight of shape"),
+    (lambda x, W, t: linear_cross_entropy(x, W, t, linear_bias=torch.ones(3)), ValueError, "linear_bias of shape"),
+    (lambda x, W, t: linear_cross_entropy(x[None], W, t[None]), ValueError, "input of 3 dimensions"),
+    (lambda x, W, t: linear_cross_entropy(x, W, torch.rand(23, 13)), ValueError, "probability targets"),
+    (lambda x, W, t: linear_cross_entropy(x, W, t, reduction="avg"), ValueError, "reduction='avg'"),
+    (lambda x, W, t: linear_cross_entropy(x, W, t, z_loss=-1.0), ValueError, "z_loss=-1.0"),
+    (lambda x, W, t: linear_cross_entropy(x, W, torch.full_like(t, 13)), IndexError, "target 13 is out of bounds"),
+])
+def test_fused_refuses_what_it_does_not_support_with_an_error_naming_the_option(call, error, words):
+    x, W, _, target, _ = problem()
+    with pytest.raises(error, match=re.escape(words)):
+        call(x, W, target)
+
+
+def test_fused_takes_one_row_and_ignore_index_none_as_torch_does():
+    x, W, b, target, _ = problem(padding=0)
+    ours = loss_and_grads(linear_cross_entropy, x[2], W, b, target[2], ignore_index=None)
+    theirs = loss_and_grads(F.linear_cross_entropy, x[2], W, b, target[2], ignore_index=None)
+    for mine, expected in zip(ours, theirs):
+        torch.testing.assert_close(mine, expected, rtol=0, atol=1e-12)
