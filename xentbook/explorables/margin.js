@@ -32,13 +32,20 @@ function maxShifted(row) {
 }
 
 // xentbook.accuracy.log_softmax_log1p in a format ("float32", or "float64" for the reference):
-// (x - max) - log1p(sum of the other exp(x - max)), the dominant term left out of the sum.
+// (x - max) - log1p(sum of the other exp(x - max)), the dominant term left out of the sum, and the rounding of
+// x - max made up for: Knuth's TwoSum gives what x - max lost, and exp(s + lost) = exp(s) (1 + lost) to rounding.
 function log1pForm(format, row) {
   const largest = Math.max(...row);
   const argmax = row.indexOf(largest);
   const shifted = row.map((z) => op(format, z - largest));
+  const lost = row.map((z, k) => {
+    const back = op(format, shifted[k] + largest);
+    const value = op(format, op(format, z - back) - op(format, largest + op(format, shifted[k] - back)));
+    return Number.isNaN(value) ? 0 : value;
+  });
   const others = shifted.map((s, k) => (k === argmax ? 0 : op(format, Math.exp(s))));
-  const log1p = op(format, Math.log1p(sum(format, others)));
+  const total = op(format, sum(format, others) + sum(format, others.map((e, k) => op(format, e * lost[k]))));
+  const log1p = op(format, Math.log1p(total));
   return shifted.map((s) => op(format, s - log1p));
 }
 

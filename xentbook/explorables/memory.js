@@ -39,13 +39,21 @@ export function memory(inputs) {
   const b = BYTES[inputs.dtype];
   const rows = Math.min(chunk, m);
   const buffer = m * C * b;
-  const bytes = { logits: buffer, plain: 3 * buffer, chunked: buffer, fused: 2 * rows * C * b + (m + C) * d * b };
+  const half = b < 4; // float16 and bfloat16 are computed in float32
+  const bytes = {
+    logits: buffer,
+    plain: 3 * buffer,
+    chunked: buffer + (half ? rows * C * 4 : 0),
+    fused: rows * C * 4 + (m + C) * d * 4 * (half ? 2 : 1),
+  };
+  const inFloat32 = half ? `, plus one float32 chunk of ${rows} rows to compute in` : "";
+  const copies = half ? " and float32 copies of h and W" : "";
   const message = `${m} tokens × ${C} classes × ${b} bytes (${inputs.dtype}): the logits take ` +
     `${size(bytes.logits)}, one buffer. Beyond them, F.cross_entropy's forward and backward peak at 3 ` +
-    `buffers, ${size(bytes.plain)}; the chunked loss at 1, the gradient itself, ` +
-    `${size(bytes.chunked)}. A fused linear cross entropy with ${rows}-row chunks and width d = ${d} never ` +
-    `makes the logits: 2 chunks of logits plus the gradients of h and W, ${size(bytes.fused)}, ` +
-    `${fmt(bytes.fused / bytes.logits)} of one buffer.`;
+    `buffers, ${size(bytes.plain)}; the chunked loss at 1, the gradient itself${inFloat32}, ` +
+    `${size(bytes.chunked)}. Chapter 11's fused linear cross entropy with ${rows}-row chunks and width ` +
+    `d = ${d} never makes the logits: one float32 chunk of logits plus the float32 gradients of h and ` +
+    `W${copies}, ${size(bytes.fused)}, ${fmt(bytes.fused / bytes.logits)} of one buffer.`;
   return { ok: true, message, bytes };
 }
 
@@ -63,7 +71,7 @@ const BARS = [
   ["logits", "the logits (m × C)"],
   ["plain", "F.cross_entropy, peak"],
   ["chunked", "chunked loss, peak"],
-  ["fused", "fused linear loss, peak"],
+  ["fused", "fused linear loss (ch. 11), peak"],
 ];
 
 function render({ model, el }) {

@@ -7,10 +7,11 @@ The formulas are the chapter's measurements written as arithmetic, in bytes, b b
 - ``F.cross_entropy``, forward and backward: 3 such buffers at its peak (log-probabilities, their gradient, the
   logits' gradient), beyond the logits;
 - the chunked loss (``xentbook.chunked.chunked_cross_entropy``): 1 buffer, the gradient itself (plus a few
-  numbers per row);
-- a fused linear cross entropy (the output layer inside the loss, ``chunk`` rows of logits at a time, the
-  gradient written in place): 2 chunks of logits, chunk x C x b each, plus the gradients of the hidden states and
-  of the output weight, (m + C) x d x b; the logits never exist.
+  numbers per row); float16 and bfloat16 are computed in float32, one chunk of rows at a time: chunk x C x 4 more;
+- the fused linear cross entropy (``xentbook.fused.linear_cross_entropy``, chapter 11: the output layer inside the
+  loss, ``chunk`` rows of logits at a time, in float32): one float32 chunk of logits, chunk x C x 4, plus the
+  float32 gradients of the hidden states and of the output weight, (m + C) x d x 4, and for float16 and bfloat16
+  their float32 copies, as much again; the logits never exist.
 
 ``tests/test_explorables_memory.py`` checks each formula against the memory meter at small sizes in every format.
 ``memory.js`` computes the same integers in the browser.
@@ -40,11 +41,12 @@ def memory(tokens, vocabulary, bytes_per_number, chunk, width):
     """The bytes of the logits and of each loss's peak (forward and backward), from the chapter's formulas."""
     rows = min(chunk, tokens)
     buffer = tokens * vocabulary * bytes_per_number
+    half = bytes_per_number < 4  # float16 and bfloat16 are computed in float32
     return {
         "logits": buffer,
         "plain": 3 * buffer,
-        "chunked": buffer,
-        "fused": 2 * rows * vocabulary * bytes_per_number + (tokens + vocabulary) * width * bytes_per_number,
+        "chunked": buffer + (rows * vocabulary * 4 if half else 0),
+        "fused": rows * vocabulary * 4 + (tokens + vocabulary) * width * 4 * (2 if half else 1),
     }
 
 
@@ -68,14 +70,15 @@ def describe(numbers, dtype, bytes_per_number, result):
     """The sentence under the figure (the same words as memory.js)."""
     m, C, chunk, d = numbers["tokens"], numbers["vocabulary"], numbers["chunk"], numbers["width"]
     rows = min(chunk, m)
-    fused = result["fused"]
-    ratio = fused / result["logits"]
+    half = bytes_per_number < 4
+    in_float32 = f", plus one float32 chunk of {rows} rows to compute in" if half else ""
+    copies = " and float32 copies of h and W" if half else ""
     return (f"{m} tokens × {C} classes × {bytes_per_number} bytes ({dtype}): the logits take "
             f"{size(result['logits'])}, one buffer. Beyond them, F.cross_entropy's forward and backward peak at 3 "
-            f"buffers, {size(result['plain'])}; the chunked loss at 1, the gradient itself, "
-            f"{size(result['chunked'])}. A fused linear cross entropy with {rows}-row chunks and width d = {d} never "
-            f"makes the logits: 2 chunks of logits plus the gradients of h and W, {size(fused)}, "
-            f"{fmt(ratio)} of one buffer.")
+            f"buffers, {size(result['plain'])}; the chunked loss at 1, the gradient itself{in_float32}, "
+            f"{size(result['chunked'])}. Chapter 11's fused linear cross entropy with {rows}-row chunks and width "
+            f"d = {d} never makes the logits: one float32 chunk of logits plus the float32 gradients of h and "
+            f"W{copies}, {size(result['fused'])}, {fmt(result['fused'] / result['logits'])} of one buffer.")
 
 
 def compute(inputs):
