@@ -88,4 +88,5 @@ ENTRIES = [
     ("pipeline", PipelineExplorable, "chapters/05_log_softmax_nll.html", pipeline_grid),
     ("smoothing", SmoothingExplorable, "chapters/06_cross_entropy.html", smoothing_grid),
     ("gradients", GradientsExplorable, "chapters/08_gradients.html", gradients_grid),
+    ("margin", MarginExplorable, "chapters/09_accuracy.html", margin_grid),
 ]
