@@ -89,4 +89,5 @@ ENTRIES = [
     ("smoothing", SmoothingExplorable, "chapters/06_cross_entropy.html", smoothing_grid),
     ("gradients", GradientsExplorable, "chapters/08_gradients.html", gradients_grid),
     ("margin", MarginExplorable, "chapters/09_accuracy.html", margin_grid),
+    ("memory", MemoryExplorable, "chapters/10_large_vocab.html", memory_grid),
 ]
