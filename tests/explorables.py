@@ -18,7 +18,7 @@ import torch
 
 import explorable_grids  # tests/explorable_grids.py: the grids of chapters 5, 6, 8, 9 and 10's explorables
 from conftest import SITE
-from xentbook.explorables import OverflowExplorer
+from xentbook.explorables import BCEExplorer, NaiveLossExplorer, OverflowExplorer, SoftmaxExplorer
 from xentbook.explorables.overflow import BASE_LOGITS, TARGET
 from xentbook.floats import DTYPES, ulp
 
@@ -62,7 +62,40 @@ def overflow_grid():
     return [dict(scale=s, push=p, push_class=c, target=t, dtype=d) for s, p, c, t, d in settings]
 
 
+def bce_grid():
+    """Chapter 1's model, each weight and the bias from harmless to a confident mistake (both cliffs)."""
+    return [
+        dict(w0=w0, w1=w1, b=b)
+        for w0 in ["0.9", "-1", "3"]
+        for w1 in ["0.3", "-2", "2.5"]
+        for b in ["-5", "-40", "0", "11", "14", "20", "40", "-95"]
+    ]
+
+
+def softmax_grid():
+    """Chapter 2's three logits, temperatures from sharp to flat, constants from none to overflow and underflow."""
+    return [
+        dict(z0=z0, z1=z1, z2=z2, temperature=t, shift=c)
+        for z0, z1, z2 in [("1.3877", "-1.2656", "-0.9112"), ("3", "3", "-2"), ("-10", "0", "10")]
+        for t in ["0.1", "0.5", "1", "5"]
+        for c in ["0", "5", "-30", "50", "90", "-120"]
+    ]
+
+
+def naive_grid():
+    """Chapter 3's running example scaled, each row's target logit pushed both ways."""
+    return [
+        dict(scale=s, row=row, push=p)
+        for s in ["0", "1", "10", "40", "45", "70"]
+        for row in range(5)
+        for p in ["0", "-60", "-110", "90"]
+    ]
+
+
 EXPLORABLES = [
+    Explorable("bce", BCEExplorer, "chapters/01_sigmoid.html", bce_grid),
+    Explorable("softmax", SoftmaxExplorer, "chapters/02_softmax.html", softmax_grid),
+    Explorable("naive", NaiveLossExplorer, "chapters/03_naive_loss.html", naive_grid),
     Explorable("ox", OverflowExplorer, "chapters/04_log_sum_exp.html", overflow_grid),
 ]
 EXPLORABLES += [Explorable(*entry) for entry in explorable_grids.ENTRIES]  # chapters 5, 6, 8, 9 and 10
@@ -139,7 +172,6 @@ CONTROLS = """root => [...root.querySelectorAll('input, select, button, textarea
     id: el.id, tag: el.tagName.toLowerCase(), type: el.type || '',
     atMax: el.type === 'range' && Number(el.value) >= Number(el.max),
     lastOption: el.tagName === 'SELECT' && el.selectedIndex === el.options.length - 1,
-    lastCharacter: (el.value || '').slice(-1),
 }))"""
 
 
@@ -155,8 +187,7 @@ def press_to_move(control):
         return ["ArrowUp"] if control["lastOption"] else ["ArrowDown"]
     if control["type"] == "checkbox" or control["tag"] == "button":
         return ["Space"]
-    # a text field: change its last character (to 2, or to 3 where it is 2 already, as in -0.9112)
-    return ["End", "Backspace", "3" if control.get("lastCharacter") == "2" else "2"]
+    return ["End", "5"]  # a text field: type one more digit
 
 
 def unnamed_controls(root):

@@ -24,6 +24,7 @@ from explorables import (
 )
 
 IDS = [e.name for e in EXPLORABLES]
+OVERFLOW = next(e for e in EXPLORABLES if e.name == "ox")
 
 
 @pytest.mark.parametrize("explorable", EXPLORABLES, ids=IDS)
@@ -99,9 +100,10 @@ def test_readable_in_light_and_dark_mode_and_usable_390_px_wide(browser, site_ur
         phone.close()
 
 
-def test_shared_rounding_matches_torch(page, site_url):
-    """formats.js's roundTo, value by value, against torch's conversion (ties, subnormals, overflow, signs)."""
-    browser_page, _ = open_explorable(page, site_url, EXPLORABLES[0])
+def test_shared_rounding_and_sum_match_torch(page, site_url):
+    """formats.js, tested once: roundTo value by value against torch's conversion (ties, subnormals, overflow,
+    signs), and sum on sums of 1 to 7 float32 values (the explorables' rows and batches) against torch.sum."""
+    browser_page, _ = open_explorable(page, site_url, OVERFLOW)
     torch.manual_seed(0)
     values = torch.cat([
         torch.randn(300, dtype=torch.float64) * 10.0 ** torch.randint(-45, 39, (300,)).double(),
@@ -117,7 +119,7 @@ def test_shared_rounding_matches_torch(page, site_url):
             const m = await import(URL.createObjectURL(new Blob([model._esm], { type: 'text/javascript' })));
             return ['float16', 'bfloat16', 'float32'].map((f) => values.map((v) => { const r = m.roundTo(f, v); return Object.is(r, -0) ? '-0' : String(r); }));
         }""",
-        [EXPLORABLES[0].widget_id, values.tolist()],
+        [OVERFLOW.widget_id, values.tolist()],
     )
     for name, answers in zip(["float16", "bfloat16", "float32"], got):
         expected = values.to(getattr(torch, name)).double()
@@ -127,12 +129,26 @@ def test_shared_rounding_matches_torch(page, site_url):
         wrong = [(v, b, e) for v, b, e, s in zip(values.tolist(), browser.tolist(), expected.tolist(), same) if not s]
         assert wrong == [], f"{name}: (value, browser, torch) {wrong[:5]}"
 
+    torch.manual_seed(1)
+    rows = [(torch.rand(n) * torch.rand(n) * 10.0 ** torch.randint(-3, 4, (n,))).tolist() for n in range(1, 8) for _ in range(60)]
+    sums = browser_page.evaluate(
+        """async ([widgetId, rows]) => {
+            const state = JSON.parse(document.querySelector('script[type*=widget-state]').textContent).state;
+            const model = Object.values(state).find((m) => m.state._anywidget_id === widgetId).state;
+            const m = await import(URL.createObjectURL(new Blob([model._esm], { type: 'text/javascript' })));
+            return rows.map((r) => m.sum('float32', r.map(Math.fround)));
+        }""",
+        [OVERFLOW.widget_id, rows],
+    )
+    wrong = [(row, js, torch.tensor(row).sum().item()) for row, js in zip(rows, sums) if js != torch.tensor(row).sum().item()]
+    assert wrong == [], wrong[:3]
+
 
 def test_overflow_explorer_diagnosis_is_the_outcome_torchs_numbers_imply(page, site_url):
     """On a grid of (format, scale, pushed class, push, target): nan, inf, finite and agreeing, or disagreeing."""
     from xentbook.explorables.overflow import AGREE_ULPS, OUTCOMES, explore, outcome, ulps_apart
 
-    explorable = EXPLORABLES[0]
+    explorable = OVERFLOW
     browser_page, _ = open_explorable(page, site_url, explorable)
     grid = explorable.grid()
     answers = js_compute(browser_page, explorable, grid)
@@ -150,3 +166,4 @@ def test_overflow_explorer_diagnosis_is_the_outcome_torchs_numbers_imply(page, s
             wrong.append((inputs, js["diagnosis"], implied, result.naive_loss, result.stable_loss))
     assert wrong == [], wrong[:5]
     assert seen == {"nan", "inf", "agree", "disagree"}  # the grid reaches every outcome
+

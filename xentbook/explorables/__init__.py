@@ -18,6 +18,9 @@ Each explorable is three files in this folder, and adding the eleventh is copyin
 ``name.css``
     Its own styles, after the shared ``base.css``.
 
+Chapter 1: ``bce.BCEExplorer``; chapter 2: ``softmax.SoftmaxExplorer``; chapter 3: ``naive.NaiveLossExplorer``;
+chapters 4 and 7: ``overflow.OverflowExplorer``.
+
 The view follows ``ui.frame``: a labelled group ``.xent-explorable[data-explorable=name]`` holding the controls
 (each with an accessible name), the figure, one ``role=status`` line saying what happened, and a line saying who
 computed it. After each update the root's ``data-inputs`` holds the inputs as JSON. ``tests/explorables.py``
@@ -27,7 +30,10 @@ light and dark mode, a 390 px screen, the latency of a move, a screenshot.
 """
 
 from xentbook.explorables.base import Explorable, Result, bundle, fmt, parse_number
+from xentbook.explorables.bce import BCEExplorer
+from xentbook.explorables.naive import NaiveLossExplorer
 from xentbook.explorables.overflow import OverflowExplorer, exp_overflow_threshold, explore
+from xentbook.explorables.softmax import SoftmaxExplorer
 
-__all__ = ["Explorable", "OverflowExplorer", "Result", "bundle", "exp_overflow_threshold", "explore", "fmt",
-           "parse_number"]
+__all__ = ["BCEExplorer", "Explorable", "NaiveLossExplorer", "OverflowExplorer", "Result", "SoftmaxExplorer", "bundle",
+           "exp_overflow_threshold", "explore", "fmt", "parse_number"]

@@ -3,7 +3,7 @@
 // JavaScript computes in float64. roundTo(format, x) rounds a double to float16, bfloat16 (exact IEEE
 // round-to-nearest-even, subnormals included) or float32 (Math.fround); op(format, x) is one torch operation's
 // result: half formats compute in float32, then round. Tested once against torch, value by value
-// (tests/test_explorables.py, test_shared_rounding_matches_torch).
+// (tests/test_explorables.py, test_shared_rounding_and_sum_match_torch).
 
 export const FORMATS = {
   float16: { mantissaBits: 10, minExponent: -14, max: 65504 },
@@ -41,12 +41,19 @@ export function op(format, value) {
   return roundTo(format, value);
 }
 
-// A row sum as torch does it on the CPU: half formats accumulate in float32.
+// A sum as torch's CPU reduction does it for fewer than 8 values (the explorables' rows and batches): four
+// accumulators take the values of each full group of four in turn, the rest go to the first, and the four are
+// added left to right at the end. Half formats accumulate in float32. (Checked against torch.sum in
+// tests/test_explorables.py; longer sums are vectorised differently.)
 export function sum(format, values) {
-  const accumulate = format === "float64" ? (x) => x : Math.fround;
-  let total = 0;
-  for (const v of values) total = accumulate(total + v);
-  return op(format, total);
+  const add = format === "float64" ? (a, b) => a + b : (a, b) => Math.fround(a + b);
+  const acc = [0, 0, 0, 0];
+  const full = values.length - (values.length % 4);
+  values.forEach((v, i) => {
+    const k = i < full ? i % 4 : 0;
+    acc[k] = add(acc[k], v);
+  });
+  return op(format, add(add(add(acc[0], acc[1]), acc[2]), acc[3]));
 }
 
 // The spacing of the format's values at x (the ulp of |x|), as a double.

@@ -78,6 +78,26 @@ export function svg(tag, attributes = {}, children = []) {
   return node;
 }
 
+// A linear map from a data interval to a pixel interval (for the SVG figures).
+export function linear([d0, d1], [r0, r1]) {
+  return (v) => r0 + ((v - d0) / (d1 - d0)) * (r1 - r0);
+}
+
+// An SVG path through points [[x, y], ...], skipping the ones that are not finite.
+export function pathThrough(points) {
+  let d = "";
+  let pen = "M";
+  for (const [x, y] of points) {
+    if (!Number.isFinite(x) || !Number.isFinite(y)) {
+      pen = "M";
+      continue;
+    }
+    d += `${pen}${x.toFixed(1)},${y.toFixed(1)}`;
+    pen = "L";
+  }
+  return d;
+}
+
 let instances = 0;
 
 // The frame every explorable has: a labelled group, its controls, its figure, one status line that says what
