@@ -37,15 +37,15 @@ def pipeline_grid():
 
 
 def smoothing_grid():
-    """Every eps from 0 to 1, 2 to 10 classes, confidences from 0.02 up to the best one and past it, bad input."""
+    """Every eps from 0 to 1, 2 to 7 classes, confidences from 0.02 up to the best one and past it, bad input."""
     grid = []
     for eps in ("0", "0.05", "0.1", "0.3", "0.5", "1"):
-        for classes in (2, 3, 10):
+        for classes in (2, 3, 7):
             for confidence in ("0.02", "0.5", "0.9", "0.9333333333333333", "0.99", "0.999999"):
                 grid.append(dict(eps=eps, classes=classes, confidence=confidence))
     grid += [dict(eps=e, classes=3, confidence="0.9") for e in ("NaN", "abc", "1e400", "-0.1", "1.5")]
     grid += [dict(eps="0.1", classes=3, confidence=c) for c in ("NaN", "abc", "1e400", "0", "1", "2")]
-    grid += [dict(eps="0.1", classes=c, confidence="0.9") for c in (1, 11)]
+    grid += [dict(eps="0.1", classes=c, confidence="0.9") for c in (1, 8)]
     return grid
 
 

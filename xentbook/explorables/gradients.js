@@ -39,7 +39,7 @@ function readInputs(inputs) {
 function logSoftmaxRow(row) {
   const largest = Math.max(...row);
   const shifted = row.map((z) => op(F, z - largest));
-  const logSum = op(F, Math.log(sum(F, shifted.map((s) => op(F, Math.exp(s))))));
+  const logSum = op(F, Math.log(shifted.reduce((total, s) => op(F, total + op(F, Math.exp(s))), 0))); // left to right
   return shifted.map((s) => op(F, s - logSum));
 }
 

@@ -7,7 +7,7 @@ import { op, sum } from "./formats.js";
 import { bind, element, fmt, frame, fromJson, kernelNote, live, numberControl, parseNumber, selectControl, show, svg } from "./ui.js";
 
 const F = "float32";
-const CLASS_CHOICES = [2, 3, 4, 5, 6, 7, 8, 9, 10];
+const CLASS_CHOICES = [2, 3, 4, 5, 6, 7]; // fewer than 8 classes: torch sums them in the same order on every CPU
 export const INPUTS = ["eps", "classes", "confidence"];
 
 function readInputs(inputs) {
@@ -17,7 +17,7 @@ function readInputs(inputs) {
     return { problem: `label_smoothing must be between 0 and 1 (torch refuses anything else), not ${fmt(eps.value)}.`, field: "eps" };
   }
   if (!CLASS_CHOICES.includes(inputs.classes)) {
-    return { problem: `the number of classes must be a whole number from 2 to 10, not ${inputs.classes}.`, field: "classes" };
+    return { problem: `the number of classes must be a whole number from 2 to 7, not ${inputs.classes}.`, field: "classes" };
   }
   const confidence = parseNumber(inputs.confidence, "the confidence", "0.9");
   if (confidence.problem) return { problem: confidence.problem, field: "confidence" };
@@ -30,11 +30,12 @@ function readInputs(inputs) {
   return { eps: eps.value, classes: inputs.classes, confidence: confidence.value };
 }
 
-// torch's CPU log_softmax along a row, in its order: (z - max) - log(sum exp(z - max)).
+// torch's CPU log_softmax along a row, in its order: (z - max) - log(sum exp(z - max)); a row shorter than one
+// vector register is summed left to right.
 function logSoftmaxRow(row) {
   const largest = Math.max(...row);
   const shifted = row.map((z) => op(F, z - largest));
-  const logSum = op(F, Math.log(sum(F, shifted.map((s) => op(F, Math.exp(s))))));
+  const logSum = op(F, Math.log(shifted.reduce((total, s) => op(F, total + op(F, Math.exp(s))), 0)));
   return shifted.map((s) => op(F, s - logSum));
 }
 
