@@ -16,6 +16,7 @@ from collections.abc import Callable
 
 import torch
 
+import explorable_grids  # tests/explorable_grids.py: the grids of chapters 5, 6, 8, 9 and 10's explorables
 from conftest import SITE
 from xentbook.explorables import BCEExplorer, NaiveLossExplorer, OverflowExplorer, SoftmaxExplorer
 from xentbook.explorables.overflow import BASE_LOGITS, TARGET
@@ -97,6 +98,7 @@ EXPLORABLES = [
     Explorable("naive", NaiveLossExplorer, "chapters/03_naive_loss.html", naive_grid),
     Explorable("ox", OverflowExplorer, "chapters/04_log_sum_exp.html", overflow_grid),
 ]
+EXPLORABLES += [Explorable(*entry) for entry in explorable_grids.ENTRIES]  # chapters 5, 6, 8, 9 and 10
 
 
 # --- In the page ----------------------------------------------------------------------------------------------

@@ -1,0 +1,93 @@
+"""The grids on which the browser tests compare chapters 5, 6, 8, 9 and 10's explorables with torch.
+
+tests/explorables.py adds one harness entry per explorable from ENTRIES: (name, widget class, page, grid).
+Each grid walks the controls over ordinary settings, the chapter's own examples, extremes and bad input.
+"""
+
+import torch
+
+from xentbook.explorables.gradients import BASE_LOGITS, GradientsExplorable
+from xentbook.explorables.margin import MarginExplorable
+from xentbook.explorables.memory import MemoryExplorable
+from xentbook.explorables.pipeline import LOGIT_NAMES, PipelineExplorable, pipeline_inputs
+from xentbook.explorables.smoothing import SmoothingExplorable
+
+
+def pipeline_grid():
+    """The running example with weights, ignored rows, every reduction, extreme and scaled logits, bad input."""
+    grid = [pipeline_inputs()]
+    for reduction in ("mean", "sum", "none"):
+        grid += [
+            pipeline_inputs(reduction=reduction),
+            pipeline_inputs(reduction=reduction, w1="2", w2="0.5"),
+            pipeline_inputs(reduction=reduction, t1="ignore", t3="ignore"),
+            pipeline_inputs(reduction=reduction, t1="ignore", t3="ignore", w1="2", w2="0.5"),
+            pipeline_inputs(reduction=reduction, ignore_index="1"),
+            pipeline_inputs(reduction=reduction, **{f"t{i}": "ignore" for i in range(5)}),
+            pipeline_inputs(reduction=reduction, w0="0", w1="0", w2="0"),
+            pipeline_inputs(reduction=reduction, z0_2="100", z1_0="-100"),
+            pipeline_inputs(reduction=reduction, z0_0="3e38", z0_1="-3e38"),
+        ]
+        for scale in ("0.5", "2", "10", "-3"):  # the running example's logits scaled, as a reader might type them
+            grid.append(pipeline_inputs(reduction=reduction, w0="0.3", w2="2.5", t2="ignore", **{
+                name: f"{float(value) * float(scale):.6g}" for name, value in pipeline_inputs().items() if name in LOGIT_NAMES}))
+    grid += [pipeline_inputs(z1_1=bad) for bad in ("NaN", "abc", "1e400", "1e39")]
+    grid += [pipeline_inputs(ignore_index=bad) for bad in ("1.5", "x")] + [pipeline_inputs(w2="-inf")]
+    return grid
+
+
+def smoothing_grid():
+    """Every eps from 0 to 1, 2 to 7 classes, confidences from 0.02 up to the best one and past it, bad input."""
+    grid = []
+    for eps in ("0", "0.05", "0.1", "0.3", "0.5", "1"):
+        for classes in (2, 3, 7):
+            for confidence in ("0.02", "0.5", "0.9", "0.9333333333333333", "0.99", "0.999999"):
+                grid.append(dict(eps=eps, classes=classes, confidence=confidence))
+    grid += [dict(eps=e, classes=3, confidence="0.9") for e in ("NaN", "abc", "1e400", "-0.1", "1.5")]
+    grid += [dict(eps="0.1", classes=3, confidence=c) for c in ("NaN", "abc", "1e400", "0", "1", "2")]
+    grid += [dict(eps="0.1", classes=c, confidence="0.9") for c in (1, 8)]
+    return grid
+
+
+def gradients_grid():
+    """Ordinary, equal, confident, huge and float32-extreme logits, each target, eps 0 to 1, bad input."""
+    base = [str(v) for v in BASE_LOGITS]
+    rows = [base, ["0", "0", "0"], ["5", "-5", "0"], ["10", "-10", "9.9"], ["-3", "2.5", "0.7"], ["1e4", "0", "-1e4"],
+            ["88", "-88", "0"], ["0.1", "0.2", "0.3"], ["-10", "-10", "10"], ["3e38", "-3e38", "0"]]
+    grid = []
+    for z in rows:
+        for target in (0, 1, 2):
+            for eps in ("0", "0.1", "0.5", "1"):
+                grid.append(dict(z0=z[0], z1=z[1], z2=z[2], target=target, eps=eps))
+    grid += [dict(z0=b, z1=base[1], z2=base[2], target=2, eps="0") for b in ("NaN", "abc", "1e400", "1e39")]
+    grid += [dict(z0=base[0], z1=base[1], z2=base[2], target=2, eps=b) for b in ("NaN", "-1", "2")]
+    return grid
+
+
+def margin_grid():
+    """Margins from 0 past the point where 1 + s rounds to 1, up to 1e6, and bad input."""
+    margins = ["0", "0.5", "1", "2.2989", "5", "10", "15", "16", "16.5", "17", "18", "20", "25", "30", "40", "60", "100", "1e3", "1e6"]
+    return [dict(margin=m) for m in margins] + [dict(margin=b) for b in ("NaN", "abc", "1e400", "-1", "1e31")]
+
+
+def memory_grid():
+    """The chapter's sizes and extremes in every format, chunks larger than the batch, bad input in every field."""
+    grid = []
+    for dtype in ("float32", "bfloat16", "float16"):
+        for m, C in [(8192, 128256), (512, 8000), (1, 2), (65536, 256000), (4096, 50257), (16777216, 4194304)]:
+            for chunk, d in [("1024", "4096"), ("64", "64"), ("100000", "1"), ("1", "65536")]:
+                grid.append(dict(tokens=str(m), vocabulary=str(C), dtype=dtype, chunk=chunk, width=d))
+    for name in ("tokens", "vocabulary", "chunk", "width"):
+        for bad in ("NaN", "abc", "1e400", "0", "1.5", "1e9"):
+            grid.append({**dict(tokens="8192", vocabulary="128256", dtype="float32", chunk="1024", width="4096"), name: bad})
+    return grid
+
+
+# One entry per chapter whose explorable is on its page: (name, widget class, page, grid).
+ENTRIES = [
+    ("pipeline", PipelineExplorable, "chapters/05_log_softmax_nll.html", pipeline_grid),
+    ("smoothing", SmoothingExplorable, "chapters/06_cross_entropy.html", smoothing_grid),
+    ("gradients", GradientsExplorable, "chapters/08_gradients.html", gradients_grid),
+    ("margin", MarginExplorable, "chapters/09_accuracy.html", margin_grid),
+    ("memory", MemoryExplorable, "chapters/10_large_vocab.html", memory_grid),
+]
