@@ -104,7 +104,8 @@ def slides_url():
         if deck_path(nb).stat().st_mtime < max(nb.stat().st_mtime, newest_source)
     ]
     if stale:
-        pytest.fail(f"decks older than their notebook or tools/slides.py, tools/myst_blocks.py, assets/slides: {stale}: run `make slides`")
+        pytest.fail(f"decks older than their notebook or tools/slides.py, myst_blocks.py, assets/slides: {stale}: "
+                    "run `make slides`")
     with serve(SLIDES) as url:
         yield url
 

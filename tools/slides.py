@@ -7,8 +7,8 @@ With no notebook named, every chapter listed in _toc.yml is used. Each deck foll
 metadata (`slideshow.slide_type`: slide, subslide, fragment, skip, notes); cells tagged `remove-cell` (the Colab
 badge and set-up cells) are dropped. The MyST the book is written in, read by tools/myst_blocks.py (markdown-it),
 is turned into plain HTML on the way: admonitions and exercises become boxes, `{ref}` becomes the exercise's title,
-links to other chapters point at their decks. A solution (the cells from `solution-start` to `solution-end`) gets its own vertical slide under
-its exercise, so a lecturer shows it with the down arrow once the room has tried.
+links to other chapters point at their decks. A solution (the cells from `solution-start` to `solution-end`) gets
+its own vertical slide under its exercise, so a lecturer shows it with the down arrow once the room has tried.
 
 reveal.js, MathJax 3 and the book's widget loader (assets/site/widgets.js) are copied beside the decks and
 referenced relatively, so the folder works opened from disk, served, or copied to a USB stick. They come from
