@@ -23,7 +23,6 @@ TOLERANCE = 1  # px: subpixel rounding
 NOTEBOOKS = toc_chapters()
 IDS = [path.stem for path in NOTEBOOKS]
 CHAPTER_4 = ROOT / "chapters" / "04_log_sum_exp.ipynb"
-EXERCISE_LABEL = re.compile(r"```\{exercise\}[^\n]*\n(?:[^\n]*\n)*?:label:\s*(ex-[\w-]+)")
 SOURCES = [  # what a deck is made from, besides its notebook
     ROOT / "tools" / "slides.py",
     ROOT / "tools" / "myst_blocks.py",
@@ -31,6 +30,7 @@ SOURCES = [  # what a deck is made from, besides its notebook
     *(path for path in (ROOT / "assets" / "slides").rglob("*") if path.is_file()),
 ]
 
+import myst_blocks  # noqa: E402  (tools/myst_blocks.py, on the path from conftest)
 import slides as tool  # noqa: E402  (tools/slides.py, on the path from conftest)
 
 READY = """() => !!(window.Reveal && Reveal.isReady() && window.MathJax && MathJax.startup && MathJax.startup.promise
@@ -406,8 +406,9 @@ def exercise_labels(notebooks):
     for notebook in notebooks:
         for cell in read(notebook).cells:
             if cell.cell_type == "markdown":
-                for label in EXERCISE_LABEL.findall(cell.source):
-                    labels[label] = notebook.stem
+                for block in myst_blocks.walk(cell.source):  # tools/myst_blocks.py, the tools' MyST reader
+                    if block.name == "exercise" and block.options.get("label", "").startswith("ex-"):
+                        labels[block.options["label"]] = notebook.stem
     return labels
 
 
