@@ -18,14 +18,16 @@ source's lines so that the tools can rewrite the MyST and copy everything else b
 import dataclasses
 
 from markdown_it import MarkdownIt
+from markdown_it.rules_inline.backticks import backtick
 from mdit_py_plugins.colon_fence import colon_fence_plugin
 from mdit_py_plugins.dollarmath import dollarmath_plugin
+from mdit_py_plugins.dollarmath.index import math_inline_dollar
 from mdit_py_plugins.front_matter import front_matter_plugin
 from mdit_py_plugins.myst_blocks import myst_block_plugin
 from mdit_py_plugins.myst_role import myst_role_plugin
+from mdit_py_plugins.myst_role.index import myst_role
 
 NAME_CHARACTERS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_:.-")
-SPANNED = ("myst_role", "backticks", "math_inline")  # inline rules whose source range the reader records
 LINE_KINDS = {
     "fence": "code", "code_block": "code", "colon_fence": "code", "math_block": "math",
     "math_block_label": "math", "myst_target": "target", "myst_line_comment": "comment",
@@ -58,9 +60,11 @@ def make_parser():
         .use(dollarmath_plugin)
         .use(myst_role_plugin)
     )
-    for name in SPANNED:
-        index = md.inline.ruler.__find__(name)
-        md.inline.ruler.at(name, _spanned(md.inline.ruler.__rules__[index].fn))
+    # The inline rules whose source range the reader records, each the plugin's own rule (dollarmath's with its
+    # default settings, as dollarmath_plugin() above installs it), wrapped.
+    md.inline.ruler.at("myst_role", _spanned(myst_role))
+    md.inline.ruler.at("backticks", _spanned(backtick))
+    md.inline.ruler.at("math_inline", _spanned(math_inline_dollar(True, True, False)))
     return md
 
 
@@ -135,7 +139,11 @@ def _closed(token, lines):
 
 
 def blocks(source):
-    """The top-level blocks of a Markdown source: text runs between directives, and the directives."""
+    """The top-level blocks of a Markdown source: text runs between directives, and the directives.
+
+    Only a directive at the top level is one (a fence inside a list item or a quote stays in its text run); a
+    directive's body is a source of its own, read again by walk() or by the tools' recursion.
+    """
     lines = source.splitlines()
     out, line = [], 0
     for token in PARSER.parse(source):
@@ -183,7 +191,8 @@ def pieces(source):
 
     Code, math and role pieces are what the parser found: whole lines for fenced or indented code, math blocks,
     targets, comments, breaks and front matter; code spans, inline math and roles inside a paragraph or heading
-    (found in the inline tokens' children, then located in the raw lines the block spans).
+    (found in the inline tokens' children, then located in the raw lines the block spans; a code span that runs
+    over lines a list or quote indents cannot be located and stays text).
     """
     offsets = [0]
     for line in source.splitlines(keepends=True):
