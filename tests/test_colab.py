@@ -153,6 +153,14 @@ def test_myst_becomes_commonmark_with_links_to_the_site():
     assert myst_leftovers(nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell(rest)])) == []
 
 
+def test_roles_after_code_spans_and_in_math_are_read_as_the_parser_reads_them():
+    """tools/myst_blocks.py decides what is code: a role after a code span is still a role, one in math is not."""
+    book = colab_edition.Book(tool.load_config(), pages=["chapters/02_b"], read=lambda name: ([], None))
+    converter = colab_edition.Converter(book, "chapters/02_b", "2")
+    out = converter.convert("Type `{ref}`x`` for {math}`y^2`; $a_{ref}$ stays.\n\n    {math}`indented code`\n")
+    assert out == "Type `{ref}`x`` for $y^2$; $a_{ref}$ stays.\n\n    {math}`indented code`"
+
+
 @pytest.mark.parametrize("path", CHAPTERS, ids=IDS)
 def test_edition_markdown_renders_as_commonmark_with_no_myst_left(path):
     assert myst_leftovers(edition(path)) == []

@@ -23,13 +23,14 @@ TOLERANCE = 1  # px: subpixel rounding
 NOTEBOOKS = toc_chapters()
 IDS = [path.stem for path in NOTEBOOKS]
 CHAPTER_4 = ROOT / "chapters" / "04_log_sum_exp.ipynb"
-EXERCISE_LABEL = re.compile(r"```\{exercise\}[^\n]*\n(?:[^\n]*\n)*?:label:\s*(ex-[\w-]+)")
 SOURCES = [  # what a deck is made from, besides its notebook
     ROOT / "tools" / "slides.py",
+    ROOT / "tools" / "myst_blocks.py",
     ROOT / "assets" / "site" / "widgets.js",
     *(path for path in (ROOT / "assets" / "slides").rglob("*") if path.is_file()),
 ]
 
+import myst_blocks  # noqa: E402  (tools/myst_blocks.py, on the path from conftest)
 import slides as tool  # noqa: E402  (tools/slides.py, on the path from conftest)
 
 READY = """() => !!(window.Reveal && Reveal.isReady() && window.MathJax && MathJax.startup && MathJax.startup.promise
@@ -103,7 +104,8 @@ def slides_url():
         if deck_path(nb).stat().st_mtime < max(nb.stat().st_mtime, newest_source)
     ]
     if stale:
-        pytest.fail(f"decks older than their notebook or tools/slides.py, assets/slides: {stale}: run `make slides`")
+        pytest.fail(f"decks older than their notebook or tools/slides.py, myst_blocks.py, assets/slides: {stale}: "
+                    "run `make slides`")
     with serve(SLIDES) as url:
         yield url
 
@@ -382,6 +384,19 @@ def test_solutions_can_go_to_the_speaker_notes_or_be_left_out():
     assert "assert True" not in [c.source for c in omitted.cells]
 
 
+def test_myst_in_code_stays_as_written_and_a_nested_directive_becomes_a_box():
+    """Code spans, fenced code and `{code}` bodies are not MyST (tools/myst_blocks.py reads them as code)."""
+    source = (
+        "Write `{ref}`label`` to link {ref}`ex-99-demo`.\n\n"
+        "````markdown\n```{note}\nshown {ref}`ex-99-demo`\n```\n````\n\n"
+        "```{exercise} A demo\n:label: ex-99-demo\n:::{hint}\nInside.\n:::\n```"
+    )
+    out = tool.myst_to_markdown(source, tool.directive_labels(source))
+    assert out.startswith("Write `{ref}`label`` to link *A demo*.")
+    assert "```{note}\nshown {ref}`ex-99-demo`\n```" in out
+    assert '<div class="admonition hint">' in out and "Inside." in out
+
+
 # --- The instructors' page -----------------------------------------------------------------------------------
 
 
@@ -391,8 +406,9 @@ def exercise_labels(notebooks):
     for notebook in notebooks:
         for cell in read(notebook).cells:
             if cell.cell_type == "markdown":
-                for label in EXERCISE_LABEL.findall(cell.source):
-                    labels[label] = notebook.stem
+                for block in myst_blocks.walk(cell.source):  # tools/myst_blocks.py, the tools' MyST reader
+                    if block.name == "exercise" and block.options.get("label", "").startswith("ex-"):
+                        labels[block.options["label"]] = notebook.stem
     return labels
 
 

@@ -7,7 +7,7 @@ The chapters are written in MyST for Jupyter Book. Neither Colab nor plain Jupyt
 `:::{admonition}` fences, `{exercise}` directives with their solutions in plain sight, and `{ref}` roles. This
 module writes a second copy of each chapter, generated and committed (colab/), which the Colab badges, the site's
 launch buttons and its download button point to. It keeps the chapter's cells, outputs and saved widget state as
-they are (nothing is re-executed) and rewrites only the Markdown:
+they are (nothing is re-executed) and rewrites only the Markdown (read by tools/myst_blocks.py):
 
 - admonitions become a quote with a bold title (a dropdown admonition becomes a folded `<details>`);
 - exercises become a quote titled "Exercise N.M" (N from the chapter's file name, M counted in the chapter);
@@ -39,6 +39,7 @@ import sys
 
 import nbformat
 
+import myst_blocks  # tools/myst_blocks.py, beside this file: the MyST reader
 from notebooks import ROOT, BADGE_TAG, SETUP_TAG, badge_source, github_slug, load_config, toc_chapters, toc_pages
 
 EDITION = ROOT / "colab"
@@ -54,16 +55,9 @@ PASSED_THROUGH = {"div", "container", "only", "grid", "grid-item", "grid-item-ca
 CODE = {"code", "code-block", "sourcecode", "code-cell"}
 SITE_ONLY_TAGS = {"remove-cell", "remove-input", "remove-output", "hide-input", "hide-output", "hide-cell"}
 
-FENCE = re.compile(r"^(?P<indent> {0,3})(?P<fence>`{3,}|:{3,})\{(?P<name>[\w:.-]+)\}[ \t]*(?P<argument>.*?)\s*$")
-PLAIN_FENCE = re.compile(r"^ {0,3}(?P<fence>`{3,}|~{3,})")
-OPTION = re.compile(r"^:(?P<key>[\w-]+):[ \t]*(?P<value>.*?)\s*$")
-ROLE = re.compile(r"\{(?P<role>[\w:.-]+)\}`(?P<content>[^`]+)`")
-TITLE_AND_TARGET = re.compile(r"^(?P<text>.*?)\s*<(?P<target>[^<>]+)>$", re.S)
-TARGET_LINE = re.compile(r"^ {0,3}\((?P<label>[^()\s]+)\)=\s*$")
-COMMENT_LINE = re.compile(r"^ {0,3}%")
-BLOCK_BREAK = re.compile(r"^ {0,3}\+\+\+")
-MATH_LABEL = re.compile(r"^(?P<close>\s*\$\$)\s*\((?P<label>[^()\s]+)\)\s*$")
-HEADING = re.compile(r"^ {0,3}(?P<hashes>#{1,6})\s+(?P<text>.+?)\s*#*\s*$")
+# Not MyST: a difficulty "(★★)" in an exercise's title, and a Markdown link or image (`[text](url "title")`) in a
+# text piece the MyST reader found outside code, math and roles, to point it at the site (links carry no place in
+# the source in the parser's tokens, so rewriting them in place needs this one pattern).
 STARS = re.compile(r"\s*\((?P<stars>★+)\)\s*")
 LINK = re.compile(r"(?P<bang>!?)\[(?P<text>[^\]]*)\]\((?P<url>[^)\s]+)(?P<title>\s+\"[^\"]*\")?\)")
 
@@ -109,68 +103,6 @@ def chapter_number(docname, position):
     return str(int(match.group(1))) if match else str(position)
 
 
-# --- MyST, parsed line by line --------------------------------------------------------------------------------
-
-
-def split_directive(lines, start):
-    """The directive opening at lines[start]: (name, argument, options, body lines, index after its close)."""
-    opening = FENCE.match(lines[start])
-    fence = opening["fence"]
-    close = re.compile(rf"^ {{0,3}}{re.escape(fence[0])}{{{len(fence)},}}\s*$")
-    end = start + 1
-    while end < len(lines) and not close.match(lines[end]):
-        end += 1
-    inner = lines[start + 1 : end]
-    options = {}
-    if inner and inner[0].strip() == "---":  # YAML options block
-        stop = next((i for i in range(1, len(inner)) if inner[i].strip() == "---"), None)
-        if stop is not None:
-            for line in inner[1:stop]:
-                key, _, value = line.partition(":")
-                options[key.strip()] = value.strip()
-            inner = inner[stop + 1 :]
-    while inner and OPTION.match(inner[0]):
-        option = OPTION.match(inner[0])
-        options[option["key"]] = option["value"]
-        inner = inner[1:]
-    while inner and not inner[0].strip():
-        inner = inner[1:]
-    return opening["name"], opening["argument"], options, inner, end + 1
-
-
-def blocks(source):
-    """A Markdown source as ('text', lines) and ('directive', name, argument, options, body) blocks."""
-    lines = source.splitlines()
-    out, text, index = [], [], 0
-    while index < len(lines):
-        line = lines[index]
-        plain = PLAIN_FENCE.match(line)
-        if FENCE.match(line):
-            if text:
-                out.append(("text", text))
-                text = []
-            name, argument, options, body, index = split_directive(lines, index)
-            out.append(("directive", name, argument, options, body))
-            continue
-        if plain:  # an ordinary code block: copied as it stands, never read as MyST
-            fence = plain["fence"]
-            close = re.compile(rf"^ {{0,3}}{re.escape(fence[0])}{{{len(fence)},}}\s*$")
-            text.append(line)
-            index += 1
-            while index < len(lines) and not close.match(lines[index]):
-                text.append(lines[index])
-                index += 1
-            if index < len(lines):
-                text.append(lines[index])
-                index += 1
-            continue
-        text.append(line)
-        index += 1
-    if text:
-        out.append(("text", text))
-    return out
-
-
 def plain_text(markdown):
     """A title's text without Markdown emphasis or code marks (for a link text or a label's title)."""
     return re.sub(r"[*_`]", "", markdown).strip()
@@ -196,14 +128,6 @@ def page_sources(docname):
     return ([page.read_text()] if page.exists() else []), None
 
 
-def _walk_directives(source):
-    """Every directive in a Markdown source, nested ones included: (name, argument, options, body)."""
-    for block in blocks(source):
-        if block[0] == "directive":
-            yield block[1:]
-            yield from _walk_directives("\n".join(block[4]))
-
-
 class Book:
     """What the edition needs to know about the whole book: its pages, titles, labels and glued values."""
 
@@ -222,28 +146,25 @@ class Book:
             exercises = equations = figures = 0
             pending = []  # labels `(name)=` waiting for the heading that follows them
             for source in sources:
-                for line in source.splitlines():
-                    heading = HEADING.match(line)
-                    target = TARGET_LINE.match(line)
-                    if target:
-                        pending.append(target["label"])
-                    elif heading:
-                        title = plain_text(heading["text"])
+                for kind, value in myst_blocks.outline(source):
+                    if kind == "target":
+                        pending.append(value)
+                    elif kind == "heading":
+                        title = plain_text(value)
                         self.titles.setdefault(docname, title)
                         for label in pending:
                             self.targets[label] = Target(docname, make_id(label), title)
                         pending = []
-                    elif line.strip() and pending and not COMMENT_LINE.match(line):
+                    elif kind != "comment" and pending:
                         for label in pending:
                             self.targets[label] = Target(docname, make_id(label), label)
                         pending = []
-                    math_label = MATH_LABEL.match(line)
-                    if math_label:
+                    if kind == "math_label":
                         equations += 1
-                        label = math_label["label"]
-                        self.targets[label] = Target(docname, f"equation-{make_id(label)}", f"({equations})",
+                        self.targets[value] = Target(docname, f"equation-{make_id(value)}", f"({equations})",
                                                      f"({equations})")
-                for name, argument, options, _ in _walk_directives(source):
+                for block in myst_blocks.walk(source):
+                    name, argument, options = block.name, block.argument, block.options
                     label = options.get("label") or options.get("name")
                     if name in {"exercise", "exercise-start"}:
                         exercises += 1
@@ -295,8 +216,8 @@ class Converter:
         return f"[{text}]({url})"
 
     def reference(self, role, content):
-        explicit = TITLE_AND_TARGET.match(content)
-        text, label = (explicit["text"], explicit["target"]) if explicit else (None, content.strip())
+        explicit = myst_blocks.split_title_target(content)
+        text, label = explicit if explicit else (None, content.strip())
         if role == "doc":
             docname = self.book.doc_target(self.docname, label)
             if docname is None:
@@ -314,8 +235,7 @@ class Converter:
             shown = target.title
         return self.link(shown, page_url(self.book.config, target.docname, target.anchor))
 
-    def role(self, match):
-        role, content = match["role"], match["content"]
+    def role(self, role, content):
         if role == "math":
             return f"${content}$"
         if role in {"ref", "numref", "doc", "eq", "any", "prf:ref", "std:ref", "external"}:
@@ -325,15 +245,15 @@ class Converter:
         if role in {"code", "kbd", "samp", "file", "command", "program", "guilabel", "menuselection"}:
             return f"`{content}`"
         if role == "download":
-            explicit = TITLE_AND_TARGET.match(content)
-            text, path = (explicit["text"], explicit["target"]) if explicit else (content, content)
+            explicit = myst_blocks.split_title_target(content)
+            text, path = explicit if explicit else (content, content)
             path = posixpath.normpath(posixpath.join(posixpath.dirname(self.docname), path))
             return self.link(text, raw_url(self.book.config, path))
         if role.startswith("glue"):
             return self.book.glue.get(content.strip(), content).strip("'")
         if role in {"abbr", "term", "cite", "cite:p", "cite:t"}:
-            explicit = TITLE_AND_TARGET.match(content)
-            return explicit["text"] if explicit and role == "term" else content
+            explicit = myst_blocks.split_title_target(content)
+            return explicit[0] if explicit and role == "term" else content
         return content
 
     def relink(self, match):
@@ -349,70 +269,43 @@ class Converter:
         anchor = url.split("#", 1)[1] if "#" in url else None
         return f"[{match['text']}]({page_url(self.book.config, docname, anchor)}{match['title'] or ''})"
 
-    def inline(self, text):
-        """Roles and links in a run of Markdown outside code blocks and code spans."""
-        pieces = re.split(r"(`+[^`]*?`+)", text)  # keep code spans (and a role's `content`) apart
+    def inline(self, text, drop=("target", "comment", "break")):
+        """Markdown with MyST: roles and links rewritten, targets, comments and breaks dropped, a math block's
+        label dropped, code and math as written."""
         out = []
-        index = 0
-        while index < len(pieces):
-            piece = pieces[index]
-            if index % 2 == 0:
-                role_start = re.search(r"\{[\w:.-]+\}$", piece)
-                if role_start and index + 1 < len(pieces):
-                    head = piece[: role_start.start()]
-                    out.append(LINK.sub(self.relink, head))
-                    out.append(ROLE.sub(self.role, role_start.group(0) + pieces[index + 1]))
-                    index += 2
-                    continue
-                out.append(LINK.sub(self.relink, piece))
-            else:
-                out.append(piece)
-            index += 1
+        for piece in myst_blocks.pieces(text):
+            if piece.kind == "role":
+                out.append(self.role(piece.name, piece.content))
+            elif piece.kind == "text":
+                out.append(LINK.sub(self.relink, piece.text))
+            elif piece.kind == "math" and piece.content:  # `$$ (label)` closes a labelled equation
+                lines = piece.text.splitlines(keepends=True)
+                close = lines[-1].rstrip("\n").rstrip()
+                close = close[: close.rstrip().rindex("(")].rstrip()
+                out.append("".join(lines[:-1]) + close + ("\n" if lines[-1].endswith("\n") else ""))
+            elif piece.kind not in drop:
+                out.append(piece.text)
         return "".join(out)
 
     def text(self, lines):
         """Ordinary Markdown lines: labels and comments go, roles and links are rewritten, code stays."""
-        out, paragraph, fence = [], [], None
-
-        def flush():
-            if paragraph:
-                out.append(self.inline("\n".join(paragraph)))
-                paragraph.clear()
-
-        for line in lines:
-            if fence:
-                out.append(line)
-                if re.match(rf"^ {{0,3}}{re.escape(fence[0])}{{{len(fence)},}}\s*$", line):
-                    fence = None
-                continue
-            plain = PLAIN_FENCE.match(line)
-            if plain:
-                flush()
-                fence = plain["fence"]
-                out.append(line)
-            elif TARGET_LINE.match(line) or COMMENT_LINE.match(line) or BLOCK_BREAK.match(line):
-                continue
-            elif MATH_LABEL.match(line):
-                paragraph.append(MATH_LABEL.match(line)["close"])
-            else:
-                paragraph.append(line)
-        flush()
-        return "\n".join(out)
+        text = self.inline("\n".join(lines) + "\n")
+        return text[:-1] if text.endswith("\n") else text
 
     # directives
 
     def convert(self, source):
         """A Markdown source with MyST, as CommonMark."""
         parts = []
-        for block in blocks(source):
-            if block[0] == "text":
-                parts.append(self.text(block[1]))
+        for block in myst_blocks.blocks(source):
+            if block.name is None:
+                parts.append(self.text(block.lines))
             else:
-                parts.append(self.directive(*block[1:]))
+                parts.append(self.directive(block.name, block.argument, block.options, block.body))
         return "\n\n".join(part.strip("\n") for part in parts if part and part.strip())
 
     def title(self, argument):
-        return self.inline(argument.strip()) if argument else ""
+        return self.inline(argument.strip(), drop=()) if argument else ""
 
     def directive(self, name, argument, options, body):
         inner = self.convert("\n".join(body))
@@ -474,9 +367,8 @@ def details(summary, body):
 
 def directive_name(source):
     """The name of the directive a Markdown source opens with (solution-start, ...), else None."""
-    lines = source.strip().splitlines()
-    opening = FENCE.match(lines[0]) if lines else None
-    return opening["name"] if opening else None
+    opening = myst_blocks.first_directive(source)
+    return opening.name if opening else None
 
 
 def output_text(output):

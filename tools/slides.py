@@ -5,10 +5,10 @@
 
 With no notebook named, every chapter listed in _toc.yml is used. Each deck follows the notebook's own slide
 metadata (`slideshow.slide_type`: slide, subslide, fragment, skip, notes); cells tagged `remove-cell` (the Colab
-badge and set-up cells) are dropped. The MyST the book is written in is turned into plain HTML on the way:
-admonitions and exercises become boxes, `{ref}` becomes the exercise's title, links to other chapters point at
-their decks. A solution (the cells from `solution-start` to `solution-end`) gets its own vertical slide under
-its exercise, so a lecturer shows it with the down arrow once the room has tried.
+badge and set-up cells) are dropped. The MyST the book is written in, read by tools/myst_blocks.py (markdown-it),
+is turned into plain HTML on the way: admonitions and exercises become boxes, `{ref}` becomes the exercise's title,
+links to other chapters point at their decks. A solution (the cells from `solution-start` to `solution-end`) gets
+its own vertical slide under its exercise, so a lecturer shows it with the down arrow once the room has tried.
 
 reveal.js, MathJax 3 and the book's widget loader (assets/site/widgets.js) are copied beside the decks and
 referenced relatively, so the folder works opened from disk, served, or copied to a USB stick. They come from
@@ -28,6 +28,7 @@ from nbconvert.exporters import SlidesExporter
 from nbconvert.filters import markdown2html
 from traitlets.config import Config
 
+import myst_blocks  # tools/myst_blocks.py, beside this file: the MyST reader
 from notebooks import toc_chapters  # tools/notebooks.py, beside this file
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
@@ -65,11 +66,8 @@ ADMONITIONS = {
     "admonition", "note", "tip", "hint", "important", "seealso", "attention", "caution", "warning", "danger",
     "error",
 }
-FENCE = re.compile(r"^(?P<indent> {0,3})(?P<fence>`{3,}|:{3,})\{(?P<name>[\w-]+)\}[ \t]*(?P<argument>.*?)\s*$")
-OPTION = re.compile(r"^:(?P<key>[\w-]+):[ \t]*(?P<value>.*?)\s*$")
-ROLE = re.compile(r"\{(?P<role>[\w:-]+)\}`(?P<content>[^`]+)`")
-TITLE_AND_TARGET = re.compile(r"^(?P<text>.*?)\s*<(?P<target>[^<>]+)>$", re.S)
-TARGET = re.compile(r"^\([\w-]+\)=\s*$")  # a MyST target line, `(label)=`: a page anchor, nothing to show
+# Not MyST but a Markdown link to another chapter, `](name.ipynb#anchor)`, in the Markdown the reader wrote back:
+# the parser gives links without their place in the source, and this one pattern is all a relink needs.
 NOTEBOOK_LINK = re.compile(r"\]\((?P<path>[\w.-]+)\.ipynb(?P<anchor>#[^)\s]*)?\)")
 
 
@@ -81,35 +79,13 @@ def deck_name(notebook):
 # --- MyST to the Markdown nbconvert renders ------------------------------------------------------------------
 
 
-def split_directive(lines, start):
-    """The directive opening at lines[start]: (name, argument, options, body lines, index after its close)."""
-    opening = FENCE.match(lines[start])
-    fence = opening["fence"]
-    close = re.compile(rf"^ {{0,3}}{re.escape(fence[0])}{{{len(fence)},}}\s*$")
-    end = start + 1
-    while end < len(lines) and not close.match(lines[end]):
-        end += 1
-    inner = lines[start + 1 : end]
-    options = {}
-    while inner and OPTION.match(inner[0]):
-        option = OPTION.match(inner[0])
-        options[option["key"]] = option["value"]
-        inner = inner[1:]
-    while inner and not inner[0].strip():
-        inner = inner[1:]
-    return opening["name"], opening["argument"], options, inner, end + 1
-
-
 def directive_labels(source):
-    """{label: title} of every exercise directive in a Markdown source."""
-    labels = {}
-    lines = source.splitlines()
-    for index, line in enumerate(lines):
-        if FENCE.match(line):
-            name, argument, options, _, _ = split_directive(lines, index)
-            if name == "exercise" and "label" in options:
-                labels[options["label"]] = argument
-    return labels
+    """{label: title} of every exercise directive in a Markdown source (nested ones included)."""
+    return {
+        block.options["label"]: block.argument
+        for block in myst_blocks.walk(source)
+        if block.name == "exercise" and "label" in block.options
+    }
 
 
 def inline_html(markdown):
@@ -146,38 +122,47 @@ def render_directive(name, argument, options, body, titles):
     return box(f"directive {name}", inline_html(argument) if argument else "", inner)  # anything else: a plain box
 
 
-def render_role(match, titles):
+def render_role(name, content, titles):
     """One MyST role as Markdown: a ref shows its text or the exercise's title; math stays math."""
-    role, content = match["role"], match["content"]
-    if role == "math":
+    if name == "math":
         return f"${content}$"
-    if role in {"ref", "numref", "doc", "eq", "term", "any", "download"}:
-        explicit = TITLE_AND_TARGET.match(content)
+    if name in {"ref", "numref", "doc", "eq", "term", "any", "download"}:
+        explicit = myst_blocks.split_title_target(content)
         if explicit:
-            return explicit["text"]
+            return explicit[0]
         if content in titles:
             return f"*{titles[content]}*"
         return f"`{content}`"
     return f"`{content}`"
 
 
+def text_to_markdown(text, titles):
+    """Lines of a cell outside directives: targets `(label)=` go (a page anchor, nothing to show), roles become
+    text, everything else (code, math) stays as written. None when nothing is left."""
+    out = []
+    for piece in myst_blocks.pieces(text + "\n"):
+        if piece.kind == "role":
+            out.append(render_role(piece.name, piece.content, titles))
+        elif piece.kind != "target":
+            out.append(piece.text)
+    if not out:
+        return None
+    text = "".join(out)
+    return text[:-1] if text.endswith("\n") else text
+
+
 def myst_to_markdown(source, titles=None):
     """Markdown nbconvert can render, from a cell's MyST: directives become boxes, roles become text."""
     titles = titles or {}
-    lines = source.splitlines()
     out = []
-    index = 0
-    while index < len(lines):
-        if FENCE.match(lines[index]):
-            name, argument, options, body, index = split_directive(lines, index)
-            out.append(render_directive(name, argument, options, body, titles))
-        elif TARGET.match(lines[index]):
-            index += 1
+    for block in myst_blocks.blocks(source):
+        if block.name is not None:
+            out.append(render_directive(block.name, block.argument, block.options, block.body, titles))
         else:
-            out.append(lines[index])
-            index += 1
-    text = "\n".join(out)
-    return ROLE.sub(lambda match: render_role(match, titles), text)
+            text = text_to_markdown(block.text, titles)
+            if text is not None:
+                out.append(text)
+    return "\n".join(out)
 
 
 def link_decks(source, decks):
@@ -194,13 +179,11 @@ def link_decks(source, decks):
 # --- The notebook, prepared for slides -----------------------------------------------------------------------
 
 
-def directive_name(cell):
-    """The name of the directive a Markdown cell consists of (solution-start, ...), else None."""
+def opening_directive(cell):
+    """The directive a Markdown cell consists of (solution-start, ...), else None."""
     if cell.cell_type != "markdown":
         return None
-    lines = cell.source.strip().splitlines()
-    opening = FENCE.match(lines[0]) if lines else None
-    return opening["name"] if opening else None
+    return myst_blocks.first_directive(cell.source)
 
 
 def set_slide_type(cell, slide_type):
@@ -223,10 +206,10 @@ def prepare(nb, decks=(), solutions="slide"):
     cells = []
     in_solution = after_solution = False
     for cell in nb.cells:
-        name = directive_name(cell)
+        opening = opening_directive(cell)
+        name = opening.name if opening else None
         if name == "solution-start":
-            lines = cell.source.strip().splitlines()
-            label = FENCE.match(lines[0])["argument"]
+            label = opening.argument
             in_solution = True
             if solutions == "omit":
                 continue
