@@ -18,7 +18,7 @@ COLAB_STAMP := $(COLAB_VENV)/.installed
 VENDOR := assets/site/vendor
 PREFLIGHT := $(PYTHON) tools/preflight.py
 
-.PHONY: help book test execute sync slides bench measure clean check-book check-test
+.PHONY: help book test execute sync slides bench measure clean check-book check-test pdf
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 12
@@ -31,6 +31,7 @@ check-book:
 
 check-test: check-book
 	@CHROMIUM="$(CHROMIUM)" $(PREFLIGHT) chromium >/dev/null
+	@$(PREFLIGHT) poppler >/dev/null  # pdftotext, pdfinfo, pdftoppm: the PDF's test reads it with them
 
 # A change to the pins makes a new environment from scratch (no package left over from the old pins) and drops
 # the built site, which was made with the old ones.
@@ -61,7 +62,7 @@ $(NODE_STAMP): assets/package.json assets/package-lock.json
 book: check-book $(STAMP) $(NODE_STAMP)  ## build the site into _build/html from the committed, executed chapters
 	$(BIN)/jupyter-book build . -W -n --keep-going
 
-test: check-test book slides $(COLAB_STAMP)  ## build the book and the slides, then run every test (nbval re-runs each chapter)
+test: check-test book slides pdf $(COLAB_STAMP)  ## build the book and the slides, then run every test (nbval re-runs each chapter)
 	browser="$$(CHROMIUM="$(CHROMIUM)" $(PREFLIGHT) chromium)" && CHROMIUM="$$browser" $(BIN)/pytest -n 2
 
 execute: $(STAMP)  ## re-execute the chapters in place (commit the outputs: nbval compares them, the site shows them)
@@ -73,7 +74,10 @@ sync: $(STAMP)  ## rewrite every chapter's Colab badge and set-up cell from _con
 slides: check-book $(STAMP) $(NODE_STAMP)  ## turn every chapter into a reveal.js deck under _build/slides
 	$(BIN)/python tools/slides.py
 
-bench: $(STAMP)  ## run the benchmarks; the table is printed and written to _build/bench.md
+pdf: check-book book  ## print the whole book into one PDF, _build/pdf/cross-entropy-book.pdf (also shipped in the site)
+	browser="$$(CHROMIUM="$(CHROMIUM)" $(PREFLIGHT) chromium)" && CHROMIUM="$$browser" $(BIN)/python tools/pdf.py
+
+bench: $(STAMP)  ## run the benchmarks (minutes; the report says how long); the tables go to _build/bench.md and _build/bench.json
 	$(BIN)/python benchmarks/bench_xent.py
 
 measure: check-book $(STAMP) $(NODE_STAMP)  ## time a site build, a one-chapter rebuild and make test (the README's table)

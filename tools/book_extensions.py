@@ -3,6 +3,108 @@
 - sphinx-thebe registers its inline configuration script twice under Jupyter Book 1, so every page declared
   `const THEBE_JS_URL` twice and the browser reported "Identifier 'THEBE_JS_URL' has already been declared".
   Each page now gets each script once.
+- Whatever scrolls sideways can be reached and scrolled by keyboard (axe-core's scrollable-region-focusable,
+  WCAG 2.1.1). The theme gives a tab stop to scrolling code, outputs and tables, but not to display math, which
+  scrolls on a phone; nor does it say what a reader has tabbed into. Every region that scrolls now gets a tab stop,
+  the role "region" and a name ("Code 3", "Output 2", "Equation 1", "Table 1"), and loses them when it no longer scrolls.
+  This runs in the page (when it loads, after MathJax has typeset it, after the widgets have rendered, and on each
+  resize), since only the browser knows what overflows at the reader's width.
+- On a phone (390 px), nothing runs past the page or is cut off (book-a11y.css): inline code breaks inside long
+  names instead of widening the page; an inline formula wider than the column, which the theme clipped, scrolls;
+  an explorable wider than the column scrolls inside its own box rather than the whole page (each with a tab
+  stop, as above); the title of the next chapter at the foot of a page wraps instead of being cut.
+- Links inside the tinted boxes (exercises, notes) are a darker blue in light mode: the theme's blue had 4.3:1
+  contrast on their background, under WCAG's 4.5:1 (axe-core's color-contrast).
+"""
+
+import pathlib
+
+CSS_NAME = "book-a11y.css"
+CSS = """/* Written by tools/book_extensions.py: nothing runs past the page, or is cut off, on a phone. */
+.bd-article code.literal { overflow-wrap: anywhere; }
+.bd-article code.literal span.pre { white-space: normal; }
+span.math.xent-scrolls { overflow-x: auto; }  /* the theme clips a formula wider than the column; it scrolls */
+.cell_output .xent-widget { max-width: 100%; overflow-x: auto; }
+.prev-next-area a .prev-next-info { min-width: 0; }
+.prev-next-area a p.prev-next-title { overflow-wrap: anywhere; }
+/* The light theme's link blue has 4.3:1 contrast on the tinted boxes (exercises, notes): 4.5:1 is the minimum. */
+html[data-theme="light"] .admonition a:not(:hover) { color: #125fcc; }
+"""
+
+SCROLL_STOPS_JS = r"""
+(function () {
+  "use strict";
+  // [elements, name for a screen reader, clipped by the theme: let it scroll when its content does not fit]
+  var KINDS = [
+    ["div.math mjx-container, mjx-container[display=true]", "Equation", false],
+    ["span.math", "Formula", true],
+    [".pst-scrollable-table-container, .table-wrapper", "Table", false],
+    [".cell_input pre, .cell_input .highlight, div.highlight pre, div.highlight", "Code", false],
+    [".cell_output .output, .cell_output pre, .output pre", "Output", false],
+    [".cell_output .xent-widget", "Explorable", false]
+  ];
+  var MARK = "data-xent-scroll-stop";
+  var WIDE = "xent-scrolls";
+
+  function overflows(el) {
+    return el.scrollWidth > el.clientWidth + 1;
+  }
+
+  function tooWide(el) {  // its content's box is wider than it (glyphs that overhang by a pixel do not count)
+    var inner = el.firstElementChild;
+    return !!inner && inner.getBoundingClientRect().width > el.getBoundingClientRect().width + 1;
+  }
+
+  function scrolls(el) {
+    var style = getComputedStyle(el);
+    var sideways = /(auto|scroll)/.test(style.overflowX) && overflows(el);
+    var down = /(auto|scroll)/.test(style.overflowY) && el.scrollHeight > el.clientHeight + 1;
+    return sideways || down;
+  }
+
+  function update() {
+    var main = document.getElementById("main-content") || document.body;
+    KINDS.forEach(function (kind) {
+      main.querySelectorAll(kind[0]).forEach(function (el, index) {
+        if (kind[2]) el.classList.toggle(WIDE, tooWide(el));
+        if (scrolls(el)) {
+          el.tabIndex = 0;
+          if (!el.hasAttribute("role")) {
+            el.setAttribute("role", "region");
+            el.setAttribute("aria-label", kind[1] + " " + (index + 1));  // landmarks' names must differ
+            el.setAttribute(MARK, "");
+          }
+        } else if (el.hasAttribute(MARK)) {
+          el.removeAttribute("role");
+          el.removeAttribute("aria-label");
+          el.removeAttribute(MARK);
+          el.removeAttribute("tabindex");
+        }
+      });
+    });
+    document.documentElement.dataset.scrollStops = "ready";
+  }
+
+  var timer = null;
+  function later() {
+    clearTimeout(timer);
+    timer = setTimeout(update, 150);
+  }
+
+  function start() {
+    update();
+    if (window.MathJax && MathJax.startup && MathJax.startup.promise) MathJax.startup.promise.then(update);
+    if (document.fonts) document.fonts.ready.then(later);
+    window.addEventListener("load", later);
+    window.addEventListener("resize", later);
+    // Explorables render after load and change their readouts as the reader moves them.
+    var main = document.getElementById("main-content") || document.body;
+    new MutationObserver(later).observe(main, {childList: true, subtree: true, characterData: true});
+  }
+
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
+  else start();
+})();
 """
 
 
@@ -21,6 +123,17 @@ def _drop_duplicate_scripts(app, pagename, templatename, context, doctree):
     context["script_files"] = unique
 
 
+def _write_css(app, exception):
+    """Write the book's accessibility CSS into the site's static folder."""
+    if exception is None and app.builder.format == "html":
+        static = pathlib.Path(app.outdir) / "_static"
+        static.mkdir(parents=True, exist_ok=True)
+        (static / CSS_NAME).write_text(CSS)
+
+
 def setup(app):
     app.connect("html-page-context", _drop_duplicate_scripts, priority=900)
+    app.connect("build-finished", _write_css)
+    app.add_js_file(None, body=SCROLL_STOPS_JS)
+    app.add_css_file(CSS_NAME)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

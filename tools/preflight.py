@@ -3,6 +3,8 @@
     python tools/preflight.py python     stop unless this Python is 3.11 or newer (the pins need it)
     python tools/preflight.py npm        stop unless npm is on PATH (the site's MathJax and the slides come from npm)
     python tools/preflight.py chromium   print the browser the tests drive; install Debian's when allowed
+    python tools/preflight.py poppler    print the folder of pdftotext, pdfinfo, pdftoppm (the PDF's test reads it
+                                         with them); install Debian's poppler-utils when allowed
 
 The browser is, in order: the CHROMIUM setting (`make test CHROMIUM=/path/to/chrome`), then the first of the usual
 names on PATH. Only when neither gives one, and this is Debian or Ubuntu run as root, is `chromium` installed with
@@ -17,6 +19,7 @@ import subprocess
 import sys
 
 MINIMUM_PYTHON = (3, 11)
+POPPLER_TOOLS = ("pdftotext", "pdfinfo", "pdftoppm")
 BROWSER_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable", "chrome")
 OS_RELEASE = pathlib.Path("/etc/os-release")
 
@@ -98,7 +101,43 @@ def check_chromium(setting=None, may_install=None):
     return found
 
 
-CHECKS = {"python": check_python, "npm": check_npm, "chromium": lambda: check_chromium(os.environ.get("CHROMIUM"))}
+def find_poppler():
+    """The folder holding all of poppler's pdftotext, pdfinfo and pdftoppm on PATH, or None."""
+    found = [shutil.which(tool) for tool in POPPLER_TOOLS]
+    if None in found:
+        return None
+    return os.path.dirname(found[0])
+
+
+def check_poppler(may_install=None):
+    """poppler's tools (the PDF test reads the book's PDF with them), installing Debian's when that is allowed."""
+    found = find_poppler()
+    if found:
+        return found
+    if may_install is None:
+        may_install = hasattr(os, "geteuid") and os.geteuid() == 0 and is_debian_like() and shutil.which("apt-get")
+    if not may_install:
+        raise Missing(
+            "poppler's " + ", ".join(POPPLER_TOOLS) + " are not all on PATH: the PDF test reads the book's PDF with "
+            "them. Install poppler (Debian/Ubuntu: `sudo apt-get install poppler-utils`; macOS: `brew install "
+            "poppler`; Fedora: `sudo dnf install poppler-utils`), then run the command again."
+        )
+    print("installing Debian's poppler-utils with apt-get (the PDF test reads the PDF with it)", file=sys.stderr)
+    for command in (["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", "poppler-utils"]):
+        if subprocess.run(command, stdout=sys.stderr).returncode != 0:
+            raise Missing(f"`{' '.join(command)}` failed: install poppler-utils yourself.")
+    found = find_poppler()
+    if found is None:
+        raise Missing("apt-get installed poppler-utils but pdftotext, pdfinfo or pdftoppm is not on PATH.")
+    return found
+
+
+CHECKS = {
+    "python": check_python,
+    "npm": check_npm,
+    "chromium": lambda: check_chromium(os.environ.get("CHROMIUM")),
+    "poppler": check_poppler,
+}
 
 
 def main(argv=None):

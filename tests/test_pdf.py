@@ -1,0 +1,219 @@
+"""The printed edition: `make pdf`'s one PDF of the whole book, read back with poppler (pdftotext, pdfinfo, pdftoppm).
+
+`make test` builds the PDF first (tools/pdf.py) and installs poppler when it can (tools/preflight.py).
+"""
+
+import functools
+import re
+import shutil
+import subprocess
+import urllib.parse
+
+import pytest
+from bs4 import BeautifulSoup
+from pypdf import PdfReader
+
+import pdf as tool  # tools/pdf.py, on the path from conftest
+import preflight
+from conftest import SHOTS, SITE, toc_pages
+
+PDF = tool.OUT / tool.PDF_NAME
+# What MathJax would leave on the page had it not typeset the math: display and inline delimiters, environments,
+# and the commands the chapters use most.
+RAW_TEX = [r"$$", r"\(", r"\)", r"\[", r"\]", r"\begin{", r"\end{", r"\frac", r"\sum", r"\log", r"\exp", r"\mathrm",
+           r"\operatorname", r"\left", r"\right", r"\cdot", r"\text{", r"\qquad"]
+MM = 72 / 25.4  # PDF points per millimetre
+
+
+def poppler(tool_name, *args):
+    """Run one of poppler's tools on the book's PDF; its standard output."""
+    found = shutil.which(tool_name)
+    if found is None:
+        pytest.fail(f"{tool_name} is missing: run `make test`, which installs poppler-utils (tools/preflight.py)")
+    result = subprocess.run([found, *args], capture_output=True, text=True, check=True)
+    return result.stdout
+
+
+@pytest.fixture(scope="module")
+def pdf_path():
+    if not PDF.is_file():
+        pytest.fail(f"{PDF} is missing: run `make pdf` (make test does it first)")
+    return PDF
+
+
+@pytest.fixture(scope="module")
+def pages_text(pdf_path):
+    """The text of every page, in order (pdftotext separates pages with a form feed)."""
+    return poppler("pdftotext", "-layout", str(pdf_path), "-").split("\f")[:-1]
+
+
+@pytest.fixture(scope="module")
+def text(pages_text):
+    """The whole book's text with runs of white space made single spaces."""
+    return " ".join(" ".join(pages_text).split())
+
+
+@pytest.fixture(scope="module")
+def info(pdf_path):
+    fields = {}
+    for line in poppler("pdfinfo", str(pdf_path)).splitlines():
+        key, _, value = line.partition(":")
+        fields[key.strip()] = value.strip()
+    return fields
+
+
+@functools.lru_cache(maxsize=None)
+def page_soup(name):
+    """A built page of the site, parsed once for the whole module."""
+    return BeautifulSoup((SITE / f"{name}.html").read_text(), "html.parser")
+
+
+@functools.lru_cache(maxsize=None)
+def site_titles():
+    """Each page's title (its h1, without the heading's link sign), in reading order."""
+    titles = []
+    for name in toc_pages():
+        soup = page_soup(name)
+        heading = soup.select_one("article h1") or soup.find("h1")
+        links = "".join(link.get_text() for link in heading.select(".headerlink"))
+        titles.append(" ".join(heading.get_text().removesuffix(links).split()))
+    return tuple(titles)
+
+
+def test_every_chapter_title_and_the_running_example_loss_are_in_the_pdf(text):
+    for title in site_titles():
+        assert title in text, f"chapter title missing from the PDF: {title}"
+    assert "1.3577" in text
+
+
+def site_code_text():
+    """The text of every code block, output and inline code on the site's pages: printed verbatim, TeX and all."""
+    parts = []
+    for name in toc_pages():
+        soup = page_soup(name)
+        parts += [element.get_text() for element in soup.select("article pre, article code")]
+    return " ".join(" ".join(parts).split())
+
+
+def test_math_is_typeset_no_raw_tex_is_left(text):
+    """Raw TeX appears only as often as the code shows it (a plot label may be TeX): never in the prose."""
+    code = site_code_text()
+    left = {tex: (text.count(tex), code.count(tex)) for tex in RAW_TEX if text.count(tex) > code.count(tex)}
+    assert left == {}, f"raw TeX in the PDF's text (times in the PDF, times in the site's code): {left}"
+
+
+def test_page_count_is_sane_and_every_page_after_the_title_is_numbered(info, pages_text):
+    chapters = len(toc_pages())
+    pages = int(info["Pages"])
+    assert pages == len(pages_text)
+    assert chapters + 2 <= pages <= 40 * chapters, pages
+    assert info["Page size"].endswith("(A4)"), info["Page size"]
+    for number, page in enumerate(pages_text[1:], start=2):
+        last = [line for line in page.splitlines() if line.strip()][-1]
+        assert re.search(rf"(^|\s){number}$", last.strip()), f"page {number} ends with {last.strip()!r}"
+
+
+def test_contents_page_lists_every_chapter_at_the_page_where_it_starts(pages_text):
+    contents = next(i for i, page in enumerate(pages_text) if page.lstrip().startswith("Contents"))
+    listing = " ".join(pages_text[contents].split())
+    for title in site_titles():
+        found = re.search(re.escape(title) + r"[ .…]*(\d+)", listing)
+        assert found, f"{title} is not on the contents page"
+        start = int(found.group(1))
+        assert title in " ".join(pages_text[start - 1].split()), f"{title} does not start on page {start}"
+
+
+def test_outline_has_every_chapter_under_its_part_in_reading_order(pdf_path):
+    reader = PdfReader(pdf_path)
+    top = [item for item in reader.outline if not isinstance(item, list)]
+    titles = []
+
+    def walk(items, depth):
+        for item in items:
+            if isinstance(item, list):
+                walk(item, depth + 1)
+            elif depth <= 1:
+                titles.append(" ".join(item.title.split()))
+
+    walk(reader.outline, 0)
+    expected = list(site_titles())
+    in_outline = [title for title in titles if title in expected]
+    assert in_outline == expected
+    assert {caption for caption, _ in tool.toc_parts() if caption} <= {item.title for item in top}
+
+
+def link_targets(pdf_path):
+    """Every URI a link in the PDF points at."""
+    uris = []
+    for page in PdfReader(pdf_path).pages:
+        for annotation in page.get("/Annots") or []:
+            action = annotation.get_object().get("/A")
+            if action is not None and "/URI" in action:
+                uris.append(str(action["/URI"]))
+    return uris
+
+
+def test_each_explorable_points_at_its_live_page_and_no_link_points_at_the_local_server(pdf_path, text):
+    public = tool.public_url(tool.load_config())
+    uris = link_targets(pdf_path)
+    local = [uri for uri in uris if urllib.parse.urlsplit(uri).hostname in ("127.0.0.1", "localhost")]
+    assert local == [], local[:5]
+    widget_pages = [name for name in toc_pages()
+                    if "application/vnd.jupyter.widget-view+json" in (SITE / f"{name}.html").read_text()]
+    assert widget_pages, "no page of the site shows an explorable"
+    notes = text.count("Explorable, printed in its saved state")
+    assert notes >= len(widget_pages)
+    for name in widget_pages:
+        assert any(uri.startswith(f"{public}{name}.html#") for uri in uris), f"no live link to {name}"
+
+
+def test_figures_are_in_the_pdf(pdf_path):
+    figures = sum(
+        len(page_soup(name).select('article img[src*="_images/"]'))
+        for name in toc_pages()
+    )
+    listed = poppler("pdfimages", "-list", str(pdf_path)).splitlines()[2:]
+    assert figures > 0 and len(listed) >= figures, (figures, len(listed))
+
+
+def test_no_text_runs_past_the_right_margin(pdf_path):
+    """Long code lines wrap: pdftotext's word boxes all end inside the printed area (a cut line would not)."""
+    boxes = poppler("pdftotext", "-bbox", str(pdf_path), "-")
+    width = float(re.search(r'<page width="([\d.]+)"', boxes).group(1))
+    limit = width - 15 * MM + 2  # the right margin tools/pdf.py prints with, plus 2 pt
+    words = re.findall(r'<word xMin="[\d.]+" yMin="[\d.]+" xMax="([\d.]+)" yMax="[\d.]+">([^<]*)</word>', boxes)
+    assert len(words) > 1000, "pdftotext -bbox gave no word boxes"
+    past = [(float(x), word) for x, word in words if float(x) > limit]
+    assert past == [], f"{len(past)} words past the right margin, e.g. {past[:5]}"
+
+
+def test_the_site_ships_the_pdf_and_the_landing_page_links_to_it(pdf_path):
+    shipped = SITE / tool.PDF_NAME
+    assert shipped.read_bytes() == pdf_path.read_bytes()
+    landing = SITE / f"{toc_pages()[0]}.html"
+    links = [a["href"] for a in page_soup(toc_pages()[0]).select("article a[href]")]
+    targets = {(landing.parent / urllib.parse.urlsplit(href).path).resolve() for href in links if href.endswith(".pdf")}
+    assert shipped.resolve() in targets, links
+
+
+def test_two_pages_are_saved_as_png_the_contents_and_an_explorable(pdf_path, pages_text):
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    contents = next(i for i, page in enumerate(pages_text) if page.lstrip().startswith("Contents")) + 1
+    explorable = next(i for i, page in enumerate(pages_text) if "Explorable, printed" in page) + 1
+    for number, name in ((contents, "pdf-contents"), (explorable, "pdf-explorable")):
+        target = SHOTS / f"{name}.png"
+        target.unlink(missing_ok=True)
+        poppler("pdftoppm", "-png", "-r", "80", "-singlefile", "-f", str(number), "-l", str(number), str(pdf_path),
+                str(SHOTS / name))
+        assert target.stat().st_size > 10_000
+
+
+def test_missing_poppler_stops_with_a_message_saying_what_to_install(tmp_path, monkeypatch):
+    monkeypatch.setenv("PATH", str(tmp_path))
+    assert preflight.find_poppler() is None
+    with pytest.raises(preflight.Missing, match="poppler-utils"):
+        preflight.check_poppler(may_install=False)
+    for name in preflight.POPPLER_TOOLS:
+        (tmp_path / name).write_text("#!/bin/sh\n")
+        (tmp_path / name).chmod(0o755)
+    assert preflight.check_poppler(may_install=False) == str(tmp_path)
