@@ -1,4 +1,4 @@
-"""The overflow explorer's logic, called as the chapter cells and the widget call it."""
+"""The overflow explorer's logic (xentbook.explorables.overflow), called as the chapter cells and the widget call it."""
 
 import math
 
@@ -6,7 +6,16 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from xentbook.explorer import BASE_LOGITS, TARGET, OverflowExplorer, exp_overflow_threshold, explore
+from xentbook.explorables.base import bundle
+from xentbook.explorables.overflow import (
+    BASE_LOGITS,
+    OUTCOMES,
+    TARGET,
+    OverflowExplorer,
+    exp_overflow_threshold,
+    explore,
+    outcome,
+)
 from xentbook.floats import next_down
 
 THRESHOLDS = {
@@ -47,10 +56,10 @@ def test_naive_softmax_returns_nan_past_float32_overflow_and_stable_stays_finite
     assert torch.isnan(just_past.naive_probs).any()
     assert torch.isfinite(just_past.stable_probs).all()
     assert math.isfinite(just_past.stable_loss)
-    assert "overflows float32" in just_past.message
+    assert "overflows float32" in just_past.message and just_past.diagnosis == "overflow-other"
     just_below = explore(push=threshold - largest - 1e-3)
     assert torch.isfinite(just_below.naive_probs).all()
-    assert "agree" in just_below.message
+    assert just_below.diagnosis != "overflow-other"
 
 
 @pytest.mark.parametrize("push", [1e4, -1e4])
@@ -68,7 +77,7 @@ def test_target_probability_underflow_makes_naive_loss_inf():
     assert result.naive_loss == math.inf
     reference = -torch.log_softmax(result.logits.double(), -1)[TARGET].item()
     assert result.stable_loss == pytest.approx(reference, rel=1e-6)
-    assert "underflows to 0" in result.message
+    assert "underflows to 0" in result.message and result.diagnosis == "target-underflow"
 
 
 def test_float16_overflows_at_a_far_smaller_logit_than_float32():
@@ -84,7 +93,7 @@ def test_every_exp_underflowing_gives_zero_over_zero_in_float16():
     assert result.ok
     assert torch.isnan(result.naive_probs).all()
     assert torch.isfinite(result.stable_probs).all()
-    assert "Every exp underflows to 0 in float16" in result.message
+    assert "every exp underflows to 0 in float16" in result.message and result.diagnosis == "all-underflow"
 
 
 @pytest.mark.parametrize(
@@ -100,6 +109,7 @@ def test_every_exp_underflowing_gives_zero_over_zero_in_float16():
         ({"scale": 1e39}, "past the largest float32"),
         ({"push": 1e5, "dtype": "float16"}, "past the largest float16"),
         ({"push_class": 3}, "must be 0, 1 or 2"),
+        ({"target": -1}, "the target class must be 0, 1 or 2"),
         ({"dtype": "float8"}, "format must be one of"),
     ],
 )
@@ -115,8 +125,43 @@ def test_widget_recomputes_with_torch_when_a_control_changes():
     assert widget.kernel["ok"] and "agree" in widget.kernel["message"]
     widget.scale = "70"
     assert widget.kernel["inputs"]["scale"] == "70"
-    assert widget.kernel["naive_loss"] == "inf"
-    assert widget.kernel["stable_loss"] == pytest.approx(explore(scale=70).stable_loss)
+    assert widget.kernel["values"]["naive_loss"] == "inf"
+    assert widget.kernel["values"]["stable_loss"] == pytest.approx(explore(scale=70).stable_loss)
     widget.scale = "NaN"
     assert widget.kernel["ok"] is False and "scale is NaN" in widget.kernel["message"]
-    assert repr(widget) == "OverflowExplorer(scale='NaN', push='0', push_class=0, dtype='float32')"
+    assert repr(widget) == "OverflowExplorer(scale='NaN', push='0', push_class=0, target=2, dtype='float32')"
+
+
+# The issue's cases, as a reader met them (running example's first row, target class 2 unless said).
+@pytest.mark.parametrize(
+    ("kwargs", "diagnosis"),
+    [
+        ({"scale": 70, "target": 0}, "overflow-target"),  # the target's exp overflows: inf / inf = nan
+        ({"scale": 70}, "overflow-other"),  # another class's exp overflows: finite / inf = 0, loss inf
+        ({"scale": 50}, "target-underflow"),  # no overflow, yet the naive loss is inf
+        ({"scale": 63.5, "push": 146, "push_class": 2}, "sum-overflow"),  # no single exp overflows, the sum does
+        ({"scale": 45}, "subnormal"),  # the naive loss 103.3 against the stable 103.5
+        ({"scale": 1}, "agree"),
+    ],
+)
+def test_explorer_names_the_first_failure_and_the_loss_torch_gives_has_that_outcome(kwargs, diagnosis):
+    result = explore(**kwargs)
+    assert result.diagnosis == diagnosis, result.message
+    assert outcome(result.naive_loss, result.stable_loss, result.dtype) == OUTCOMES[diagnosis]
+    logits = result.logits.double()
+    reference = -torch.log_softmax(logits, -1)[result.target].item()
+    assert result.stable_loss == pytest.approx(reference, rel=1e-6)  # the stable loss stays right throughout
+
+
+def test_explorer_shows_stable_log_probabilities_which_stay_finite_where_probabilities_round_to_0():
+    result = explore(scale=70)
+    assert (result.stable_probs[1:] == 0).all()
+    assert torch.isfinite(result.stable_log_probs).all()
+    assert "log-probs" in str(result)
+
+
+def test_bundle_inlines_each_shared_module_once_and_no_relative_import_is_left():
+    source = bundle(__import__("pathlib").Path(__file__).parents[1] / "xentbook" / "explorables" / "overflow.js")
+    assert source.count("// ---- formats.js") == 1 and source.count("// ---- ui.js") == 1
+    assert 'from "./' not in source
+    assert OverflowExplorer._esm == source

@@ -12,7 +12,7 @@ import pytest
 
 from conftest import ROOT, SHOTS, Page
 from helpers import free_port
-from xentbook.explorer import explore, fmt
+from xentbook.explorables.overflow import explore, fmt
 
 CHAPTER_4 = ROOT / "chapters" / "04_log_sum_exp.ipynb"
 TOKEN = "xentbook-test"

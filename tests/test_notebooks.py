@@ -135,13 +135,15 @@ def test_lesson_code_is_defined_once_in_the_book_exactly_as_in_the_package(modul
 
 
 def test_saved_widget_front_end_is_the_current_one():
-    current = (ROOT / "xentbook" / "overflow_explorer.js").read_text()
     saved = 0
     for path in NOTEBOOKS:
         state = read(path).metadata.get("widgets", {}).get("application/vnd.jupyter.widget-state+json", {})
         for model in state.get("state", {}).values():
             if "_esm" in model.get("state", {}):
-                assert model["state"]["_esm"] == current, f"{path.name}: re-run `make execute` and commit"
+                module_name, _, class_name = model["state"]["_anywidget_id"].rpartition(".")
+                widget = getattr(importlib.import_module(module_name), class_name)
+                assert model["state"]["_esm"] == widget._esm, f"{path.name}: re-run `make execute` and commit"
+                assert model["state"]["_css"] == widget._css, f"{path.name}: re-run `make execute` and commit"
                 saved += 1
     assert saved >= 1
 

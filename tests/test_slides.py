@@ -14,6 +14,7 @@ import nbformat
 import pytest
 
 from conftest import ROOT, SHOTS, Page, serve, toc_chapters
+from explorables import EXPLORABLES, inputs_of
 
 SLIDES = ROOT / "_build" / "slides"
 INSTRUCTORS = ROOT / "chapters" / "instructors.md"
@@ -259,29 +260,28 @@ def test_first_slide_is_photographed(deck):
     assert deck.screenshot.stat().st_size > 10_000
 
 
-def test_overflow_explorer_renders_on_its_slide_in_chapter_4(browser, slides_url):
+@pytest.mark.parametrize("explorable", EXPLORABLES, ids=[e.name for e in EXPLORABLES])
+def test_explorable_renders_on_its_slide_from_the_saved_state_and_moves(browser, slides_url, explorable):
+    notebook = ROOT / explorable.page.replace(".html", ".ipynb")
     page = Page(browser)
     try:
-        browser_page = open_deck(page, f"{slides_url}/{deck_path(CHAPTER_4).name}")
-        explorer = browser_page.locator(".xent-ox").first
-        explorer.wait_for(state="attached")
-        indices = browser_page.evaluate(
-            "Reveal.getIndices(document.querySelector('.xent-ox').closest('.slides section:not(.stack)'))"
-        )
+        browser_page = open_deck(page, f"{slides_url}/{deck_path(notebook).name}")
+        root = browser_page.locator(explorable.selector).first
+        root.wait_for(state="attached")
+        indices = root.evaluate("el => Reveal.getIndices(el.closest('.slides section:not(.stack)'))")
         browser_page.evaluate(f"Reveal.slide({indices['h']}, {indices['v']})")
-        explorer.wait_for(state="visible")
-        assert "agree" in explorer.inner_text()
-        assert explorer.evaluate("el => el.dataset.ok") == "true"
-        box = explorer.bounding_box()
-        assert box["y"] + box["height"] <= HEIGHT and box["x"] + box["width"] <= WIDTH
-        browser_page.screenshot(path=str(SHOTS / "slides-04-explorer.png"))
-        slider = explorer.locator("input[type=range][id$='-scale-slider']")
-        before = explorer.evaluate("el => el.dataset.stableLoss")
-        slider.focus()
+        root.wait_for(state="visible")
+        message = root.locator(".xent-message").inner_text()
+        assert message == explorable.widget.compute(inputs_of(root)).message  # drawn from the saved state
+        box = root.bounding_box()
+        assert box["y"] + box["height"] <= HEIGHT and box["x"] + box["width"] <= WIDTH, box
+        browser_page.screenshot(path=str(SHOTS / f"slides-explorable-{explorable.name}.png"))
+        before = root.get_attribute("data-inputs")
+        root.locator("input[type=range]").first.focus()
         browser_page.keyboard.press("ArrowRight")  # moves the slider, not the deck
         now = browser_page.evaluate("Reveal.getIndices()")
         assert (now["h"], now["v"]) == (indices["h"], indices["v"])
-        assert explorer.evaluate("el => el.dataset.stableLoss") != before
+        assert root.get_attribute("data-inputs") != before
         assert page.blocked == [] and page.errors == []
     finally:
         page.close()

@@ -15,10 +15,15 @@
   stop, as above); the title of the next chapter at the foot of a page wraps instead of being cut.
 - Links inside the tinted boxes (exercises, notes) are a darker blue in light mode: the theme's blue had 4.3:1
   contrast on their background, under WCAG's 4.5:1 (axe-core's color-contrast).
+- pydata-sphinx-theme loads the whole search index (searchindex.js, which grows with the book) on every page, for
+  its search-as-you-type, which this book leaves off: only the search page needs it. Dropping it from the other
+  pages keeps every page under 2 MB (tests/test_site.py weighs them all).
 """
 
 import pathlib
+import re
 
+_SEARCH_INDEX = re.compile(r'[ \t]*<script src="(?:\.\./)*searchindex\.js"></script>\n?')
 CSS_NAME = "book-a11y.css"
 CSS = """/* Written by tools/book_extensions.py: nothing runs past the page, or is cut off, on a phone. */
 .bd-article code.literal { overflow-wrap: anywhere; }
@@ -131,9 +136,23 @@ def _write_css(app, exception):
         (static / CSS_NAME).write_text(CSS)
 
 
+def _drop_search_index_outside_the_search_page(app, exception):
+    """Remove the search index's script tag from every built page but search.html."""
+    if exception is not None or app.builder.format != "html":
+        return
+    for page in pathlib.Path(app.outdir).rglob("*.html"):
+        if page.name == "search.html":
+            continue
+        html = page.read_text(encoding="utf-8")
+        lighter = _SEARCH_INDEX.sub("", html)
+        if lighter != html:
+            page.write_text(lighter, encoding="utf-8")
+
+
 def setup(app):
     app.connect("html-page-context", _drop_duplicate_scripts, priority=900)
     app.connect("build-finished", _write_css)
+    app.connect("build-finished", _drop_search_index_outside_the_search_page)
     app.add_js_file(None, body=SCROLL_STOPS_JS)
     app.add_css_file(CSS_NAME)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

@@ -4,7 +4,8 @@
    shows the committed outputs);
 2. the rebuild after editing one chapter (Sphinx rewrites the pages that changed);
 3. `make test`, with the book already built.
-Then the browser's figures recorded by tests/test_site.py. Prints a markdown table and writes
+Then the browser's figures recorded by tests/test_site.py and tests/test_explorables.py (the slowest explorable,
+the heaviest page). Prints a markdown table and writes
 _build/measurements/build.json.
 """
 
@@ -50,10 +51,10 @@ def main():
     timed("make book")  # back to the committed chapter
     figures["make test, book already built (s)"] = timed("make test")
     measured = ROOT / "_build" / "measurements"
-    figures["slider move to updated readout, median (ms)"] = json.loads(
-        (measured / "slider_to_readout_ms_median.json").read_text()
-    )
-    figures["chapter 4 page, bytes loaded uncompressed"] = json.loads((measured / "chapter4_page_bytes.json").read_text())
+    slowest = json.loads((measured / "explorable_latency_ms_slowest.json").read_text())
+    figures[f"slowest explorable ({slowest['explorable']}), move to updated figure, median (ms)"] = slowest["median_ms"]
+    heaviest = json.loads((measured / "heaviest_page_bytes.json").read_text())
+    figures[f"heaviest page ({heaviest['page']}), bytes loaded uncompressed"] = heaviest["bytes"]
     out = measured / "build.json"
     out.write_text(json.dumps({k: round(v, 2) for k, v in figures.items()}, indent=2) + "\n")
     print(f"| figure (measured on {os.cpu_count()} cores) | value |\n|---|---|")

@@ -2,5 +2,5 @@
 
 The lessons live in the chapters; this package keeps what several chapters reuse:
 ``scratch`` (the from-scratch functions, exactly as the chapters define them),
-``explorer`` (the overflow explorer: its plain logic and its widget) and ``plots``.
+``explorables`` (the figures a reader can move: their plain logic with torch and their widgets).
 """

@@ -1,0 +1,138 @@
+// Chapter 2's explorable (softmax.py computes the same with torch): three logits, a temperature and a constant
+// added to every logit; chapter 2's softmax as bars, every operation rounded to float32.
+import { expOverflowThreshold, sum } from "./formats.js";
+import { bind, element, fmt, frame, fromJson, kernelNote, live, numberControl, parseNumber, show } from "./ui.js";
+
+const f = Math.fround;
+const NAMES = { z0: "logit 0", z1: "logit 1", z2: "logit 2", temperature: "temperature", shift: "the added constant" };
+const MOVED = 1e-3;
+const FLOAT32_MAX = 3.4028234663852886e38;
+const capital = (s) => s[0].toUpperCase() + s.slice(1);
+
+// Chapter 2's softmax: exp(x) divided by its sum, in float32.
+export function softmax(x) {
+  const exps = x.map((v) => f(Math.exp(v)));
+  const total = sum("float32", exps);
+  return exps.map((e) => f(e / total));
+}
+
+function explain(scaled, shifted, probs, shiftedProbs, temperature, shift) {
+  const first = [];
+  for (const [name, z, p] of [["logits / T", scaled, probs], ["(logits + c) / T", shifted, shiftedProbs]]) {
+    if (p.every(Number.isFinite)) continue;
+    const largest = Math.max(...z);
+    if (z.some((v) => f(Math.exp(v)) === Infinity)) {
+      first.push(
+        `exp overflows float32 for ${name} (largest ${fmt(largest)}, exp is inf from ` +
+        `${fmt(expOverflowThreshold("float32"))} on): inf / inf = nan.`,
+      );
+    } else {
+      first.push(`every exp underflows to 0 for ${name} (largest ${fmt(largest)}): 0 / 0 = nan.`);
+    }
+  }
+  if (first.length) {
+    return (
+      `Chapter 2's softmax fails: ${first.join(" ")} Mathematically nothing moved; chapter 4 subtracts the ` +
+      `largest logit first, and this failure goes away.`
+    );
+  }
+  const top = probs.indexOf(Math.max(...probs));
+  const temper = `At temperature ${fmt(temperature)} the largest probability is ${fmt(probs[top])} (class ${top})`;
+  const moved = Math.max(...probs.map((p, k) => Math.abs(f(shiftedProbs[k] - p))));
+  if (shift === 0) return `${temper}. Set the added constant c to add it to every logit and compare the bars.`;
+  if (moved <= MOVED) {
+    return (
+      `${temper}. Adding ${fmt(shift)} to every logit moved no probability by more than ${MOVED}: softmax ` +
+      `depends only on the differences between the logits.`
+    );
+  }
+  return (
+    `${temper}. Adding ${fmt(shift)} to every logit moved a probability by ${fmt(moved, 2)}: rounding the shifted ` +
+    `logits to float32 lost part of their differences.`
+  );
+}
+
+// The twin of softmax.py's explore.
+export function compute(inputs) {
+  const refuse = (message) => ({ ok: false, message, format: "float32", values: {} });
+  const value = {};
+  for (const name of Object.keys(NAMES)) {
+    const parsed = parseNumber(inputs[name], NAMES[name], "2");
+    if (parsed.problem) return refuse(capital(parsed.problem));
+    value[name] = parsed.value;
+  }
+  const big = Object.keys(NAMES).find((n) => Math.abs(value[n]) > FLOAT32_MAX);
+  if (big) return refuse(`${capital(NAMES[big])} ${fmt(value[big])} is past the largest float32: type a smaller number.`);
+  if (value.temperature <= 0) {
+    return refuse(`The temperature must be positive (it divides the logits), not ${fmt(value.temperature)}.`);
+  }
+  const logits = [value.z0, value.z1, value.z2].map(f);
+  const temperature = f(value.temperature);
+  const scaled = logits.map((z) => f(z / temperature));
+  const shifted = logits.map((z) => f(f(z + f(value.shift)) / temperature));
+  const probs = softmax(scaled);
+  const shiftedProbs = softmax(shifted);
+  return {
+    ok: true, format: "float32",
+    message: explain(scaled, shifted, probs, shiftedProbs, value.temperature, value.shift),
+    values: { scaled, shifted, probs, shifted_probs: shiftedProbs },
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// The view: each class's probability as two bars, before and after adding the constant.
+
+function render({ model, el }) {
+  const { id, root, controls, figure, message, kernel } = frame(el, { name: "softmax", title: "Softmax explorer" });
+  const fields = [
+    numberControl(controls, { id, name: "z0", label: "Logit 0", min: -10, max: 10, step: 0.1, example: "2" }),
+    numberControl(controls, { id, name: "z1", label: "Logit 1", min: -10, max: 10, step: 0.1, example: "2" }),
+    numberControl(controls, { id, name: "z2", label: "Logit 2", min: -10, max: 10, step: 0.1, example: "2" }),
+    numberControl(controls, { id, name: "temperature", label: "Temperature T", min: 0.1, max: 5, step: 0.05, example: "2" }),
+    numberControl(controls, { id, name: "shift", label: "Add to every logit", min: -100, max: 100, step: 1, example: "2" }),
+  ];
+  fields.forEach((c) => bind(model, c));
+  const bars = element("div", { class: "xent-softmax-bars", role: "img" });
+  const legend = element("div", { class: "xent-softmax-legend" }, [
+    element("span", { class: "xent-softmax-key xent-softmax-before", text: "softmax(z / T)" }),
+    element("span", { class: "xent-softmax-key xent-softmax-after", text: "softmax((z + c) / T)" }),
+  ]);
+  figure.append(legend, bars);
+
+  function bar(kind, p) {
+    const ok = Number.isFinite(p);
+    return element("div", { class: `xent-softmax-bar xent-softmax-${kind}` }, [
+      element("div", { class: "xent-softmax-fill", style: `height: ${ok ? p * 100 : 0}%` }),
+      element("span", { class: ok ? "xent-softmax-value" : "xent-softmax-value xent-bad", text: fmt(p, 2) }),
+    ]);
+  }
+
+  function draw(r) {
+    const { probs, shifted_probs: after } = r.values;
+    bars.setAttribute("aria-label", `Probabilities before and after adding the constant: ${probs.map((p, k) =>
+      `class ${k} ${fmt(p)} and ${fmt(after[k])}`).join("; ")}`);
+    bars.replaceChildren(...probs.map((p, k) => element("div", { class: "xent-softmax-class" }, [
+      element("div", { class: "xent-softmax-pair" }, [bar("before", p), bar("after", after[k])]),
+      element("div", { class: "xent-softmax-label", text: `class ${k}` }),
+    ])));
+  }
+
+  function update() {
+    const inputs = Object.fromEntries(Object.keys(NAMES).map((k) => [k, model.get(k)]));
+    const r = compute(inputs);
+    const problem = !r.ok && fields.find((c) => parseNumber(inputs[c.name], c.name).problem);
+    fields.forEach((c) => show(c, inputs[c.name], !r.ok && (!problem || c === problem)));
+    root.dataset.inputs = JSON.stringify(inputs);
+    root.dataset.ok = String(r.ok);
+    root.classList.toggle("xent-invalid", !r.ok);
+    message.textContent = r.message;
+    message.classList.toggle("xent-error", !r.ok);
+    if (r.ok) draw(r);
+    kernelNote(kernel, model, inputs, (a) =>
+      `probabilities [${a.values.shifted_probs.map((p) => fmt(fromJson(p))).join(", ")}] after adding the constant.`);
+  }
+
+  return live(model, [...Object.keys(NAMES), "kernel"], update);
+}
+
+export default { render };

@@ -1,0 +1,179 @@
+// What every explorable's view shares: reading numbers a reader types, printing numbers as Python does, and
+// labelled controls with accessible names. The Python twins of fmt and parseNumber are in base.py: the words an
+// explorable prints are the same in the browser and in the kernel.
+
+const NUMBER = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
+
+// x in exponential notation with `digits` significant digits, rounded as Python rounds: to nearest, and an exact
+// tie to the even digit (toExponential rounds ties up: 0.28125 would print 0.2813 where Python prints 0.2812).
+function exponential(x, digits) {
+  const [long, exponent] = Math.abs(x).toExponential(digits + 24).split("e"); // exact enough to spot a tie
+  const all = long.replace(".", "");
+  if (/^50*$/.test(all.slice(digits)) && Number(all[digits - 1]) % 2 === 0) return [all.slice(0, digits), Number(exponent)];
+  const [short, shortExponent] = Math.abs(x).toExponential(digits - 1).split("e");
+  return [short.replace(".", ""), Number(shortExponent)];
+}
+
+// Python's "%g" with `digits` significant digits, so that the messages read the same in both languages.
+export function fmt(x, digits = 4) {
+  if (Number.isNaN(x)) return "nan";
+  if (x === Infinity) return "inf";
+  if (x === -Infinity) return "-inf";
+  if (x === 0) return Object.is(x, -0) ? "-0" : "0";
+  const strip = (s) => (s.includes(".") ? s.replace(/\.?0*$/, "") : s);
+  const sign = x < 0 ? "-" : "";
+  const [kept, exponent] = exponential(x, digits);
+  if (exponent < -4 || exponent >= digits) {
+    const exponentSign = exponent < 0 ? "-" : "+";
+    return `${sign}${strip(`${kept[0]}.${kept.slice(1)}`)}e${exponentSign}${String(Math.abs(exponent)).padStart(2, "0")}`;
+  }
+  if (exponent >= 0) return sign + strip(`${kept.slice(0, exponent + 1)}.${kept.slice(exponent + 1)}`);
+  return sign + strip(`0.${"0".repeat(-exponent - 1)}${kept}`);
+}
+
+// Read a number a reader typed: { value } if usable, { problem } (a sentence saying what to type) if not.
+export function parseNumber(value, name, example = "70") {
+  const text = String(value).trim();
+  const lowered = text.toLowerCase().replace(/^[+-]+/, "");
+  if (lowered === "nan") return { problem: `${name} is NaN (not a number): type a finite number such as ${example}.` };
+  if (lowered === "inf" || lowered === "infinity") {
+    return { problem: `${name} is infinite: type a finite number such as ${example}.` };
+  }
+  if (!NUMBER.test(text)) {
+    return { problem: `${name} must be a number such as ${example} or 1e4, not '${text.replace(/'/g, "\\'")}'.` };
+  }
+  const number = Number(text);
+  if (!Number.isFinite(number)) {
+    return { problem: `${name} ${text} is beyond any floating-point range: type a smaller number.` };
+  }
+  return { value: number };
+}
+
+// Numbers from the kernel's JSON answer ('nan', 'inf', '-inf' travel as strings).
+export function fromJson(x) {
+  if (x === "nan") return NaN;
+  if (x === "inf") return Infinity;
+  if (x === "-inf") return -Infinity;
+  return x;
+}
+
+export function element(tag, attributes = {}, children = []) {
+  const node = document.createElement(tag);
+  for (const [key, value] of Object.entries(attributes)) {
+    if (key === "text") node.textContent = value;
+    else node.setAttribute(key, value);
+  }
+  for (const child of children) node.append(child);
+  return node;
+}
+
+const SVG = "http://www.w3.org/2000/svg";
+export function svg(tag, attributes = {}, children = []) {
+  const node = document.createElementNS(SVG, tag);
+  for (const [key, value] of Object.entries(attributes)) {
+    if (key === "text") node.textContent = value;
+    else node.setAttribute(key, value);
+  }
+  for (const child of children) node.append(child);
+  return node;
+}
+
+// A linear map from a data interval to a pixel interval (for the SVG figures).
+export function linear([d0, d1], [r0, r1]) {
+  return (v) => r0 + ((v - d0) / (d1 - d0)) * (r1 - r0);
+}
+
+// An SVG path through points [[x, y], ...], skipping the ones that are not finite.
+export function pathThrough(points) {
+  let d = "";
+  let pen = "M";
+  for (const [x, y] of points) {
+    if (!Number.isFinite(x) || !Number.isFinite(y)) {
+      pen = "M";
+      continue;
+    }
+    d += `${pen}${x.toFixed(1)},${y.toFixed(1)}`;
+    pen = "L";
+  }
+  return d;
+}
+
+let instances = 0;
+
+// The frame every explorable has: a labelled group, its controls, its figure, one status line that says what
+// happened (the harness reads it), and a line that says who computed it (the browser, or torch in a kernel).
+export function frame(el, { name, title }) {
+  const id = `xent-${name}-${(instances += 1)}`;
+  const root = element("div", { class: `xent-explorable xent-${name}`, "data-explorable": name, role: "group", "aria-label": title });
+  const controls = element("div", { class: "xent-controls" });
+  const figure = element("div", { class: "xent-figure" });
+  const message = element("p", { class: "xent-message", role: "status", "aria-live": "polite" });
+  const kernel = element("p", { class: "xent-kernel" });
+  root.append(controls, figure, message, kernel);
+  el.append(root);
+  return { id, root, controls, figure, message, kernel };
+}
+
+// A number the reader sets with a slider or by typing: one visible label, two controls, each with its own name.
+export function numberControl(parent, { id, name, label, min, max, step, example = "1" }) {
+  const slider = element("input", {
+    id: `${id}-${name}-slider`, type: "range", min, max, step, "aria-label": `${label} (slider)`,
+  });
+  const text = element("input", {
+    id: `${id}-${name}`, type: "text", inputmode: "decimal", size: "8", spellcheck: "false",
+    "aria-label": `${label} (value)`, "data-input": name, "data-example": example,
+  });
+  const row = element("div", { class: "xent-row" }, [element("label", { for: `${id}-${name}`, text: label }), slider, text]);
+  parent.append(row);
+  return { name, row, slider, text, example };
+}
+
+// A choice among a few options (a format, a class): a <select> with a visible label.
+export function selectControl(parent, { id, name, label, options }) {
+  const select = element("select", { id: `${id}-${name}`, "data-input": name });
+  for (const [value, text] of options) select.append(element("option", { value: String(value), text }));
+  const row = element("div", { class: "xent-row" }, [element("label", { for: `${id}-${name}`, text: label }), select]);
+  parent.append(row);
+  return { name, row, select };
+}
+
+// Send a control's changes to the model (the kernel, if there is one, hears them through save_changes).
+export function bind(model, control, convert = (v) => v) {
+  const change = (value) => {
+    model.set(control.name, convert(value));
+    model.save_changes();
+  };
+  if (control.select) control.select.addEventListener("change", () => change(control.select.value));
+  if (control.slider) control.slider.addEventListener("input", () => change(control.slider.value));
+  if (control.text) control.text.addEventListener("input", () => change(control.text.value));
+}
+
+// Show the model's value in a control without fighting the reader's typing; mark it invalid when it is.
+export function show(control, value, invalid = false) {
+  if (control.select) {
+    control.select.value = String(value);
+    return;
+  }
+  if (document.activeElement !== control.text) control.text.value = String(value);
+  control.text.setAttribute("aria-invalid", invalid ? "true" : "false");
+  const parsed = parseNumber(value, control.name);
+  if (!parsed.problem && document.activeElement !== control.slider) control.slider.value = String(parsed.value);
+}
+
+// Who computed what the reader sees: torch in a kernel (when its answer is for these very inputs) or the browser.
+export function kernelNote(node, model, inputs, describe) {
+  const answer = model.get("kernel");
+  const same = answer && answer.inputs && Object.keys(inputs).every((k) => answer.inputs[k] === inputs[k]);
+  node.textContent = same
+    ? `torch's answer for these inputs: ${answer.ok ? describe(answer) : answer.message}`
+    : "Computed in your browser, with the format's rounding (no Python kernel behind this page).";
+}
+
+// Wire a view: call update now and on every change of the named traits; return the clean-up anywidget expects.
+export function live(model, names, update) {
+  for (const name of names) model.on(`change:${name}`, update);
+  update();
+  return () => {
+    for (const name of names) model.off(`change:${name}`, update);
+  };
+}
