@@ -18,6 +18,10 @@
 - pydata-sphinx-theme loads the whole search index (searchindex.js, which grows with the book) on every page, for
   its search-as-you-type, which this book leaves off: only the search page needs it. Dropping it from the other
   pages keeps every page under 2 MB (tests/test_site.py weighs them all).
+- sphinx-design (which Jupyter Book 1 always loads) adds 57 kB of CSS and JavaScript to every page, and the
+  search page's own scripts (searchtools.js, language_data.js) come on every page too. A page that uses no
+  sphinx-design component (no "sd-" class in its body) and is not the search page goes without them, which keeps
+  every page under 2 MB.
 """
 
 import pathlib
@@ -149,8 +153,27 @@ def _drop_search_index_outside_the_search_page(app, exception):
             page.write_text(lighter, encoding="utf-8")
 
 
+def _drop_unused_assets(app, pagename, templatename, context, doctree):
+    """Leave out sphinx-design's files where the page uses none of its components, and search's outside search.html."""
+    body = context.get("body", "")
+    unused = set()
+    if 'class="sd-' not in body and " sd-" not in body:
+        unused |= {"sphinx-design.min.css", "design-tabs.js"}
+    if pagename != "search":
+        unused |= {"searchtools.js", "language_data.js"}
+
+    def used(asset):
+        name = (getattr(asset, "filename", None) or "").split("?")[0].rsplit("/", 1)[-1]
+        return name not in unused
+
+    for key in ("css_files", "script_files"):
+        if context.get(key):
+            context[key] = [asset for asset in context[key] if used(asset)]
+
+
 def setup(app):
     app.connect("html-page-context", _drop_duplicate_scripts, priority=900)
+    app.connect("html-page-context", _drop_unused_assets, priority=900)
     app.connect("build-finished", _write_css)
     app.connect("build-finished", _drop_search_index_outside_the_search_page)
     app.add_js_file(None, body=SCROLL_STOPS_JS)
