@@ -82,23 +82,15 @@ def check_chromium(setting=None, may_install=None):
     found = find_browser(setting)
     if found:
         return found
-    if may_install is None:
-        may_install = hasattr(os, "geteuid") and os.geteuid() == 0 and is_debian_like() and shutil.which("apt-get")
-    if not may_install:
+    if not _may_install(may_install):
         raise Missing(
             "No Chromium or Chrome found (looked for " + ", ".join(BROWSER_NAMES) + " on PATH). The tests drive a "
             "real browser with Playwright. Install Chromium (Debian/Ubuntu: `sudo apt-get install chromium`; "
             "macOS: `brew install --cask chromium`), or point the tests at one you have: "
             "`make test CHROMIUM=/path/to/chrome`."
         )
-    print("installing Debian's chromium with apt-get (the tests drive it with Playwright)", file=sys.stderr)
-    for command in (["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", "chromium"]):
-        if subprocess.run(command, stdout=sys.stderr).returncode != 0:
-            raise Missing(f"`{' '.join(command)}` failed: install chromium yourself, or set CHROMIUM=/path/to/chrome.")
-    found = find_browser()
-    if found is None:
-        raise Missing("apt-get installed chromium but it is not on PATH: set CHROMIUM=/path/to/chrome.")
-    return found
+    return _apt_install("chromium", "the tests drive it with Playwright", find_browser,
+                        "install chromium yourself, or set CHROMIUM=/path/to/chrome.")
 
 
 def find_poppler():
@@ -114,21 +106,32 @@ def check_poppler(may_install=None):
     found = find_poppler()
     if found:
         return found
-    if may_install is None:
-        may_install = hasattr(os, "geteuid") and os.geteuid() == 0 and is_debian_like() and shutil.which("apt-get")
-    if not may_install:
+    if not _may_install(may_install):
         raise Missing(
             "poppler's " + ", ".join(POPPLER_TOOLS) + " are not all on PATH: the PDF test reads the book's PDF with "
             "them. Install poppler (Debian/Ubuntu: `sudo apt-get install poppler-utils`; macOS: `brew install "
             "poppler`; Fedora: `sudo dnf install poppler-utils`), then run the command again."
         )
-    print("installing Debian's poppler-utils with apt-get (the PDF test reads the PDF with it)", file=sys.stderr)
-    for command in (["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", "poppler-utils"]):
+    return _apt_install("poppler-utils", "the PDF test reads the PDF with it", find_poppler,
+                        "install poppler-utils yourself.")
+
+
+def _may_install(may_install=None):
+    """Whether a missing tool may be installed here: as root on Debian or Ubuntu, with apt-get (unless told)."""
+    if may_install is None:
+        return hasattr(os, "geteuid") and os.geteuid() == 0 and is_debian_like() and bool(shutil.which("apt-get"))
+    return may_install
+
+
+def _apt_install(package, why, find, otherwise):
+    """Install one of Debian's packages with apt-get, then find what it brings; Missing if either fails."""
+    print(f"installing Debian's {package} with apt-get ({why})", file=sys.stderr)
+    for command in (["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", package]):
         if subprocess.run(command, stdout=sys.stderr).returncode != 0:
-            raise Missing(f"`{' '.join(command)}` failed: install poppler-utils yourself.")
-    found = find_poppler()
+            raise Missing(f"`{' '.join(command)}` failed: {otherwise}")
+    found = find()
     if found is None:
-        raise Missing("apt-get installed poppler-utils but pdftotext, pdfinfo or pdftoppm is not on PATH.")
+        raise Missing(f"apt-get installed {package} but what the commands need is not on PATH: {otherwise}")
     return found
 
 
