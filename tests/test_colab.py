@@ -1,14 +1,10 @@
 """The Colab edition (colab/): in step with the chapters, free of MyST, readable in JupyterLab, runnable in Colab."""
 
 import concurrent.futures
-import json
 import os
 import re
 import shutil
 import subprocess
-import sys
-import time
-import urllib.request
 
 import nbformat
 import pytest
@@ -17,13 +13,12 @@ from markdown_it import MarkdownIt
 import colab_edition  # tools/colab_edition.py, on the path from conftest
 import notebooks as tool
 from conftest import ROOT, SHOTS, SITE, Page, toc_chapters
-from helpers import free_port
+from helpers import JUPYTERLAB_TOKEN as TOKEN, jupyterlab
 
 CHAPTERS = toc_chapters()
 IDS = [path.stem for path in CHAPTERS]
 COLAB_VENV = ROOT / ".venv-colab"
 STAND_IN = ROOT / "tests" / "colab"
-TOKEN = "xentbook-test"
 SCREENSHOT_CHAPTER = ROOT / "colab" / "01_sigmoid.ipynb"
 
 # What MyST leaves behind when a CommonMark renderer (as Jupyter's and Colab's are) does not understand it.
@@ -236,40 +231,12 @@ def jupyterlab_with_the_edition(tmp_path):
     folder = tmp_path / "reader"
     folder.mkdir()
     shutil.copy(SCREENSHOT_CHAPTER, folder / SCREENSHOT_CHAPTER.name)
-    config = tmp_path / ".config"
-    for name, settings in {
+    settings = {
         "notebook-extension/tracker": {"windowingMode": "none"},  # every cell rendered, for the page's text
         "apputils-extension/notification": {"fetchNews": "false", "checkForUpdates": False},
-    }.items():
-        path = config / "lab" / "user-settings" / "@jupyterlab" / f"{name}.jupyterlab-settings"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(settings))
-    port = free_port()
-    log = tmp_path / "jupyterlab.log"
-    env = dict(os.environ, JUPYTER_CONFIG_DIR=str(config), JUPYTER_RUNTIME_DIR=str(tmp_path / ".run"))
-    server = subprocess.Popen(
-        [sys.executable, "-m", "jupyterlab", "--no-browser", "--ip=127.0.0.1", f"--port={port}",
-         f"--ServerApp.root_dir={folder}", f"--IdentityProvider.token={TOKEN}",
-         "--allow-root", "--LabApp.extension_manager=readonly"],
-        cwd=folder, env=env, stdout=subprocess.DEVNULL, stderr=log.open("w"),
-    )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            urllib.request.urlopen(f"{base}/api/status?token={TOKEN}", timeout=2)
-            break
-        except OSError:
-            if server.poll() is not None or time.monotonic() > deadline:
-                server.kill()
-                pytest.fail(f"JupyterLab did not start: {log.read_text()[-3000:]}")
-            time.sleep(0.5)
-    yield base
-    server.terminate()
-    try:
-        server.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        server.kill()
+    }
+    with jupyterlab(folder, tmp_path, settings) as base:
+        yield base
 
 
 def test_edition_reads_cleanly_in_plain_jupyterlab(browser, jupyterlab_with_the_edition):

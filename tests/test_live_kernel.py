@@ -1,21 +1,17 @@
 """The overflow explorer with a live kernel: chapter 4 opened alone in a real JupyterLab, driven in Chromium."""
 
 import json
-import os
 import shutil
-import subprocess
-import sys
 import time
 import urllib.request
 
 import pytest
 
 from conftest import ROOT, SHOTS, Page
-from helpers import free_port
+from helpers import JUPYTERLAB_TOKEN as TOKEN, jupyterlab as jupyterlab_server
 from xentbook.explorables.overflow import explore, fmt
 
 CHAPTER_4 = ROOT / "chapters" / "04_log_sum_exp.ipynb"
-TOKEN = "xentbook-test"
 KERNEL_LINE = ".xent-ox .xent-ox-kernel"
 
 
@@ -25,47 +21,19 @@ def jupyterlab(tmp_path):
     book = tmp_path / "book"
     book.mkdir()
     shutil.copy(CHAPTER_4, book / CHAPTER_4.name)
-    port = free_port()
-    log = tmp_path / "jupyterlab.log"
-    config = tmp_path / ".config"
     # A reader's JupyterLab as it would be after ticking "Always start the preferred kernel" and "never fetch news".
-    for name, settings in {
+    settings = {
         "notebook-extension/tracker": {"autoStartDefaultKernel": True},
         "apputils-extension/notification": {"fetchNews": "false", "checkForUpdates": False},
-    }.items():
-        path = config / "lab" / "user-settings" / "@jupyterlab" / f"{name}.jupyterlab-settings"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(settings))
-    env = dict(os.environ, JUPYTER_CONFIG_DIR=str(config), JUPYTER_RUNTIME_DIR=str(tmp_path / ".run"))
-    server = subprocess.Popen(
-        [sys.executable, "-m", "jupyterlab", "--no-browser", "--ip=127.0.0.1", f"--port={port}",
-         f"--ServerApp.root_dir={book}", f"--IdentityProvider.token={TOKEN}",
-         "--allow-root", "--LabApp.extension_manager=readonly"],
-        cwd=book, env=env, stdout=subprocess.DEVNULL, stderr=log.open("w"),  # a file: a full pipe would stall it
-    )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            urllib.request.urlopen(f"{base}/api/status?token={TOKEN}", timeout=2)
-            break
-        except OSError:
-            if server.poll() is not None or time.monotonic() > deadline:
-                server.kill()
-                pytest.fail(f"JupyterLab did not start: {log.read_text()[-3000:]}")
-            time.sleep(0.5)
-    # Start the notebook's kernel through the REST API, as a reader's first run would.
-    session = json.dumps({"path": CHAPTER_4.name, "type": "notebook", "name": CHAPTER_4.name,
-                          "kernel": {"name": "python3"}}).encode()
-    request = urllib.request.Request(f"{base}/api/sessions?token={TOKEN}", data=session, method="POST",
-                                     headers={"Content-Type": "application/json"})
-    urllib.request.urlopen(request, timeout=30).close()
-    yield base
-    server.terminate()
-    try:
-        server.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        server.kill()
+    }
+    with jupyterlab_server(book, tmp_path, settings) as base:
+        # Start the notebook's kernel through the REST API, as a reader's first run would.
+        session = json.dumps({"path": CHAPTER_4.name, "type": "notebook", "name": CHAPTER_4.name,
+                              "kernel": {"name": "python3"}}).encode()
+        request = urllib.request.Request(f"{base}/api/sessions?token={TOKEN}", data=session, method="POST",
+                                         headers={"Content-Type": "application/json"})
+        urllib.request.urlopen(request, timeout=30).close()
+        yield base
 
 
 def accept_dialogs(page, seconds):
