@@ -11,7 +11,7 @@ import nbformat
 import pytest
 from bs4 import BeautifulSoup
 
-from conftest import CHROMIUM_ARGS, ROOT, SITE, toc_pages  # noqa: F401
+from conftest import ROOT, SITE, toc_pages
 
 AXE = ROOT / "assets" / "node_modules" / "axe-core" / "axe.min.js"
 BLOCKING = {"serious", "critical"}

@@ -26,7 +26,6 @@ import shutil
 import sys
 import threading
 import time
-import urllib.parse
 
 import yaml
 from pypdf import PdfReader, PdfWriter
@@ -34,7 +33,7 @@ from pypdf.generic import ArrayObject, Fit, NameObject
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tools"))
-from notebooks import load_config, toc_pages  # noqa: E402
+from notebooks import load_config  # noqa: E402
 from preflight import Missing, find_browser  # noqa: E402
 
 SITE = ROOT / "_build" / "html"
