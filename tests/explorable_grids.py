@@ -4,7 +4,6 @@ tests/explorables.py adds one harness entry per explorable from ENTRIES: (name, 
 Each grid walks the controls over ordinary settings, the chapter's own examples, extremes and bad input.
 """
 
-import torch
 
 from xentbook.explorables.gradients import BASE_LOGITS, GradientsExplorable
 from xentbook.explorables.margin import MarginExplorable

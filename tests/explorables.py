@@ -19,7 +19,7 @@ import torch
 import explorable_grids  # tests/explorable_grids.py: the grids of chapters 5, 6, 8, 9 and 10's explorables
 from conftest import SITE
 from xentbook.explorables import BCEExplorer, NaiveLossExplorer, OverflowExplorer, SoftmaxExplorer
-from xentbook.explorables.overflow import BASE_LOGITS, TARGET
+from xentbook.explorables.overflow import BASE_LOGITS
 from xentbook.floats import DTYPES, ulp
 
 MEASUREMENTS = SITE.parent / "measurements"

@@ -15,7 +15,7 @@ import torch.nn.functional as F
 
 from xentbook import vocab_parallel
 from helpers import free_port
-from xentbook.chunked import ChunkedCrossEntropy, chunked_cross_entropy
+from xentbook.chunked import chunked_cross_entropy
 from xentbook.measuring import memory_timeline, peak_memory
 from xentbook.example import running_example
 from xentbook.vocab_parallel import CASES, class_range, make_logits, vocab_parallel_cross_entropy
