@@ -1,12 +1,8 @@
 """Fixtures shared by the tests: the book's paths, the built site served on 127.0.0.1, a real headless Chromium."""
 
-import contextlib
-import functools
-import http.server
 import os
 import pathlib
 import sys
-import threading
 import urllib.parse
 
 import pytest
@@ -15,6 +11,7 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tools"))  # the tests import the build tools (notebooks.py, slides.py) by name
 from notebooks import toc_chapters, toc_pages  # noqa: E402,F401  re-exported: the tests read _toc.yml as the build does
 from preflight import Missing, find_browser  # noqa: E402  the browser is found as `make test` finds it
+from serving import serve  # noqa: E402,F401  the site and slides are served as the PDF printer serves them
 SITE = ROOT / "_build" / "html"
 SHOTS = ROOT / "_build" / "screenshots"
 CHROMIUM_ARGS = [
@@ -26,24 +23,6 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-
-
-class _QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, *args):
-        pass
-
-
-@contextlib.contextmanager
-def serve(directory):
-    """Serve a folder over HTTP on 127.0.0.1 (a free port) for as long as the block runs; yields its base URL."""
-    handler = functools.partial(_QuietHandler, directory=str(directory))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
 
 
 @pytest.fixture(scope="session")

@@ -15,16 +15,12 @@ Links inside the PDF point at the published site (html.baseurl in _config.yml), 
 
 import argparse
 import asyncio
-import contextlib
-import functools
 import html
-import http.server
 import io
 import os
 import pathlib
 import shutil
 import sys
-import threading
 import time
 
 import yaml
@@ -35,6 +31,7 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tools"))
 from notebooks import load_config  # noqa: E402
 from preflight import Missing, find_browser  # noqa: E402
+from serving import serve  # noqa: E402
 
 SITE = ROOT / "_build" / "html"
 OUT = ROOT / "_build" / "pdf"
@@ -120,23 +117,6 @@ async () => {
 """
 
 
-class _QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, *args):
-        pass
-
-
-@contextlib.contextmanager
-def serve(directory):
-    """Serve a folder on 127.0.0.1 (a free port) while the block runs; yields its base URL."""
-    handler = functools.partial(_QuietHandler, directory=str(directory))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/"
-    finally:
-        server.shutdown()
-
-
 def public_url(config):
     """The published site's address (html.baseurl), ending in a slash."""
     base = (config.get("html") or {}).get("baseurl")
@@ -162,7 +142,7 @@ async def print_page(context, base, name, public):
     """Print one page of the site; returns (pdf bytes, what the page said about itself)."""
     page = await context.new_page()
     try:
-        await page.goto(f"{base}{name}.html", wait_until="load")
+        await page.goto(f"{base}/{name}.html", wait_until="load")
         if not await page.evaluate(READY_JS):
             raise RuntimeError(f"{name}: the explorables did not render")
         await page.add_style_tag(content=PRINT_CSS)
