@@ -1,7 +1,7 @@
 // Chapter 1's explorable (bce.py computes the same with torch): move w and b; six students on the sigmoid, each
 // one's loss and the mean, naive (from probabilities) and with logits, every operation rounded to float32.
 import { sum, ulpOf } from "./formats.js";
-import { bind, element, fmt, frame, fromJson, kernelNote, linear, live, numberControl, parseNumber, pathThrough, show, svg } from "./ui.js";
+import { bind, element, fmt, frame, fromJson, kernelNote, linear, live, numberControl, parseNumber, report, pathThrough, show, svg } from "./ui.js";
 
 const f = Math.fround;
 const AGREE_ULPS = 4;
@@ -159,11 +159,7 @@ function render({ model, el }) {
     const r = compute(inputs, { students: model.get("students"), passed: model.get("passed") });
     const problem = !r.ok && sliders.find((s) => parseNumber(inputs[s.name], s.name).problem);
     sliders.forEach((s) => show(s, inputs[s.name], !r.ok && (!problem || s === problem)));
-    root.dataset.inputs = JSON.stringify(inputs);
-    root.dataset.ok = String(r.ok);
-    root.classList.toggle("xent-invalid", !r.ok);
-    message.textContent = r.message;
-    message.classList.toggle("xent-error", !r.ok);
+    report(root, message, inputs, r);
     if (r.ok) draw(r, model.get("passed"));
     kernelNote(kernel, model, inputs, (a) =>
       `mean loss naive ${fmt(fromJson(a.values.naive_mean))}, with logits ${fmt(fromJson(a.values.stable_mean))}.`);

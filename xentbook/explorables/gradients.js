@@ -5,7 +5,7 @@
 // then log_softmax's: g - exp(log p) * sum(g)), every operation rounded to float32, and prints the same words.
 
 import { op, sum } from "./formats.js";
-import { bind, element, fmt, frame, fromJson, kernelNote, live, numberControl, parseNumber, selectControl, show, svg } from "./ui.js";
+import { bind, element, fmt, frame, fromJson, kernelNote, live, numberControl, parseNumber, report, selectControl, show, svg } from "./ui.js";
 
 const F = "float32";
 const CLASSES = 3;
@@ -156,11 +156,7 @@ function render({ model, el }) {
     logitControls.forEach((c) => show(c, now[c.name], !r.ok && r.field === c.name));
     show(target, now.target);
     show(eps, now.eps, !r.ok && r.field === "eps");
-    root.dataset.inputs = JSON.stringify(now);
-    root.dataset.ok = String(r.ok);
-    root.classList.toggle("xent-invalid", !r.ok);
-    message.textContent = r.message;
-    message.classList.toggle("xent-error", !r.ok);
+    report(root, message, now, r);
     if (r.ok) drawChart(r);
     kernelNote(kernel, model, now, (a) => `gradient [${a.values.grad.map((g) => fmt(fromJson(g))).join(", ")}], loss ${fmt(fromJson(a.values.loss))}.`);
   }

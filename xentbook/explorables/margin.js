@@ -6,7 +6,7 @@
 // every float32 operation rounded with Math.fround, the reference in float64, and the same words.
 
 import { op, sum, ulpOf } from "./formats.js";
-import { bind, element, fmt, frame, fromJson, kernelNote, live, numberControl, parseNumber, show, svg } from "./ui.js";
+import { bind, element, fmt, frame, fromJson, kernelNote, live, numberControl, parseNumber, report, show, svg } from "./ui.js";
 
 const F = "float32";
 const OTHERS = [-1.2656, -0.9112]; // the running example's first row, classes 1 and 2
@@ -147,11 +147,7 @@ function render({ model, el }) {
     const now = { margin: model.get("margin") };
     const r = margin(now);
     show(marginControl, now.margin, !r.ok);
-    root.dataset.inputs = JSON.stringify(now);
-    root.dataset.ok = String(r.ok);
-    root.classList.toggle("xent-invalid", !r.ok);
-    message.textContent = r.message;
-    message.classList.toggle("xent-error", !r.ok);
+    report(root, message, now, r);
     if (r.ok) {
       drawTable(r);
       drawChart(r);

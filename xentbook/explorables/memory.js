@@ -2,7 +2,7 @@
 // fused losses. compute() is the twin of memory.py's compute: the chapter's formulas, the same integers, the same
 // words (doubles hold these byte counts exactly: they stay far below 2^53).
 
-import { bind, element, fmt, frame, fromJson, kernelNote, live, numberControl, parseNumber, selectControl, show } from "./ui.js";
+import { bind, element, fmt, frame, fromJson, kernelNote, live, numberControl, parseNumber, report, selectControl, show } from "./ui.js";
 
 const BYTES = { float32: 4, bfloat16: 2, float16: 2 };
 const LIMITS = { tokens: 2 ** 24, vocabulary: 2 ** 22, chunk: 2 ** 24, width: 2 ** 16 };
@@ -108,11 +108,7 @@ function render({ model, el }) {
     const r = memory(now);
     numbers.forEach((c) => show(c, now[c.name], !r.ok && r.field === c.name));
     show(dtype, now.dtype);
-    root.dataset.inputs = JSON.stringify(now);
-    root.dataset.ok = String(r.ok);
-    root.classList.toggle("xent-invalid", !r.ok);
-    message.textContent = r.message;
-    message.classList.toggle("xent-error", !r.ok);
+    report(root, message, now, r);
     if (r.ok) drawChart(r);
     kernelNote(kernel, model, now, (a) => `F.cross_entropy ${size(fromJson(a.values.plain))}, chunked ${size(fromJson(a.values.chunked))}, fused ${size(fromJson(a.values.fused))}.`);
   }

@@ -1,7 +1,7 @@
 // Chapter 3's explorable (naive.py computes the same with torch): the -log p curve with the five rows' target
 // probabilities on it and their mean, the running example scaled and one row's target logit pushed, in float32.
 import { expOverflowThreshold, sum } from "./formats.js";
-import { bind, element, fmt, frame, fromJson, kernelNote, linear, live, numberControl, parseNumber, pathThrough, selectControl, show, svg } from "./ui.js";
+import { bind, element, fmt, frame, fromJson, kernelNote, linear, live, numberControl, parseNumber, report, pathThrough, selectControl, show, svg } from "./ui.js";
 
 const f = Math.fround;
 const NAMES = { scale: "scale", push: "push" };
@@ -146,11 +146,7 @@ function render({ model, el }) {
     show(row, inputs.row);
     const problem = !r.ok && [scale, push].find((c) => parseNumber(inputs[c.name], c.name).problem);
     [scale, push].forEach((c) => show(c, inputs[c.name], !r.ok && (!problem || c === problem)));
-    root.dataset.inputs = JSON.stringify(inputs);
-    root.dataset.ok = String(r.ok);
-    root.classList.toggle("xent-invalid", !r.ok);
-    message.textContent = r.message;
-    message.classList.toggle("xent-error", !r.ok);
+    report(root, message, inputs, r);
     if (r.ok) draw(r);
     kernelNote(kernel, model, inputs, (a) =>
       `batch mean ${fmt(fromJson(a.values.mean))}, stable ${fmt(fromJson(a.values.stable_mean))}.`);

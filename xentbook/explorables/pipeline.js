@@ -4,7 +4,7 @@
 // stages in the same order, every operation rounded to float32, and the same words.
 
 import { op, sum } from "./formats.js";
-import { bind, element, fmt, frame, fromJson, kernelNote, live, numberControl, parseNumber, selectControl, show, svg } from "./ui.js";
+import { bind, element, fmt, frame, fromJson, kernelNote, live, numberControl, parseNumber, report, selectControl, show, svg } from "./ui.js";
 
 const F = "float32";
 const ROWS = 5;
@@ -284,11 +284,7 @@ function render({ model, el }) {
     if (document.activeElement !== ignoreField) ignoreField.value = now.ignore_index;
     ignoreField.setAttribute("aria-invalid", bad === "ignore_index" ? "true" : "false");
     show(reduction, now.reduction);
-    root.dataset.inputs = JSON.stringify(now);
-    root.dataset.ok = String(r.ok);
-    root.classList.toggle("xent-invalid", !r.ok);
-    message.textContent = r.message;
-    message.classList.toggle("xent-error", !r.ok);
+    report(root, message, now, r);
     if (r.ok) {
       drawStages(r);
       drawChart(r);

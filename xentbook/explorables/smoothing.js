@@ -4,7 +4,7 @@
 // same steps in torch's order, every operation rounded to float32, and the same words.
 
 import { op, sum } from "./formats.js";
-import { bind, element, fmt, frame, fromJson, kernelNote, live, numberControl, parseNumber, selectControl, show, svg } from "./ui.js";
+import { bind, element, fmt, frame, fromJson, kernelNote, live, numberControl, parseNumber, report, selectControl, show, svg } from "./ui.js";
 
 const F = "float32";
 const CLASS_CHOICES = [2, 3, 4, 5, 6, 7]; // fewer than 8 classes: torch sums them in the same order on every CPU
@@ -186,11 +186,7 @@ function render({ model, el }) {
     show(eps, now.eps, !r.ok && r.field === "eps");
     show(classes, now.classes);
     show(confidence, now.confidence, !r.ok && r.field === "confidence");
-    root.dataset.inputs = JSON.stringify(now);
-    root.dataset.ok = String(r.ok);
-    root.classList.toggle("xent-invalid", !r.ok);
-    message.textContent = r.message;
-    message.classList.toggle("xent-error", !r.ok);
+    report(root, message, now, r);
     if (r.ok) {
       drawPlot(r);
       drawBars(r);

@@ -1,7 +1,7 @@
 // Chapter 2's explorable (softmax.py computes the same with torch): three logits, a temperature and a constant
 // added to every logit; chapter 2's softmax as bars, every operation rounded to float32.
 import { expOverflowThreshold, sum } from "./formats.js";
-import { bind, element, fmt, frame, fromJson, kernelNote, live, numberControl, parseNumber, show } from "./ui.js";
+import { bind, element, fmt, frame, fromJson, kernelNote, live, numberControl, parseNumber, report, show } from "./ui.js";
 
 const f = Math.fround;
 const NAMES = { z0: "logit 0", z1: "logit 1", z2: "logit 2", temperature: "temperature", shift: "the added constant" };
@@ -122,11 +122,7 @@ function render({ model, el }) {
     const r = compute(inputs);
     const problem = !r.ok && fields.find((c) => parseNumber(inputs[c.name], c.name).problem);
     fields.forEach((c) => show(c, inputs[c.name], !r.ok && (!problem || c === problem)));
-    root.dataset.inputs = JSON.stringify(inputs);
-    root.dataset.ok = String(r.ok);
-    root.classList.toggle("xent-invalid", !r.ok);
-    message.textContent = r.message;
-    message.classList.toggle("xent-error", !r.ok);
+    report(root, message, inputs, r);
     if (r.ok) draw(r);
     kernelNote(kernel, model, inputs, (a) =>
       `probabilities [${a.values.shifted_probs.map((p) => fmt(fromJson(p))).join(", ")}] after adding the constant.`);

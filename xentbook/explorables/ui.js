@@ -160,6 +160,15 @@ export function show(control, value, invalid = false) {
   if (!parsed.problem && document.activeElement !== control.slider) control.slider.value = String(parsed.value);
 }
 
+// Show a result's state: its inputs and verdict on the root (for the tests and readers' tools), its message below.
+export function report(root, message, inputs, r) {
+  root.dataset.inputs = JSON.stringify(inputs);
+  root.dataset.ok = String(r.ok);
+  root.classList.toggle("xent-invalid", !r.ok);
+  message.textContent = r.message;
+  message.classList.toggle("xent-error", !r.ok);
+}
+
 // Who computed what the reader sees: torch in a kernel (when its answer is for these very inputs) or the browser.
 export function kernelNote(node, model, inputs, describe) {
   const answer = model.get("kernel");
