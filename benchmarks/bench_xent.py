@@ -63,9 +63,9 @@ from xentbook.measuring import memory_timeline, peak_memory
 from xentbook.scratch import log_softmax, nll
 
 try:
-    from xentbook.fused import linear_cross_entropy
+    from xentbook.fused import default_chunk_size, linear_cross_entropy
 except ImportError:  # the fused loss is not in this version of the package
-    linear_cross_entropy = None
+    default_chunk_size = linear_cross_entropy = None
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 DEFAULT_OUT = ROOT / "_build" / "bench.md"
@@ -84,6 +84,7 @@ PLAIN = "F.linear + F.cross_entropy"
 TORCH_REFERENCE = "F.linear_cross_entropy (reference path)"
 TORCH_CHUNKED = "F.linear_cross_entropy (chunked: LinearCrossEntropyOptions())"
 FUSED = "linear_cross_entropy (the book's fused loss)"
+SWEEP_ROWS = (32, 128, 256)  # the fused loss's chunk size, besides its default (a memory budget: d // 16 rows)
 LS = f", label smoothing {SMOOTHING}"
 Z = f", z-loss {Z_LOSS:g}"
 
@@ -126,7 +127,15 @@ def linear_methods():
         methods[FUSED + LS] = lambda i: linear_cross_entropy(i["hidden"], i["weight"], i["target"],
                                                              label_smoothing=SMOOTHING)
         methods[FUSED + Z] = lambda i: linear_cross_entropy(i["hidden"], i["weight"], i["target"], z_loss=Z_LOSS)
+        for rows in SWEEP_ROWS:
+            methods[fused_chunk(rows)] = lambda i, rows=rows: linear_cross_entropy(i["hidden"], i["weight"],
+                                                                                   i["target"], chunk_size=rows)
     return methods
+
+
+def fused_chunk(rows):
+    """The name of the fused loss with a chunk size other than its default."""
+    return f"{FUSED}, chunks of {rows} rows"
 
 
 def _plain_with_z_loss(inputs):
@@ -576,6 +585,7 @@ def render(results, quick):
             "numbers of buffers depends on the allocator and on how fast the kernel hands out zeroed pages on this "
             "machine, at this load; the memory peaks and the fault counts do not depend on the load.", ""]
 
+    out += chunk_size_section(results)
     out += ["## Log-softmax accuracy, max float32 ulps (xentbook.accuracy.ulp_report, seed 0)", ""]
     rows = []
     for classes, report in results["ulps"].items():
@@ -607,6 +617,41 @@ def render(results, quick):
                            f"{side}.")
     out.append("")
     return "\n".join(out)
+
+
+def chunk_size_section(results):
+    """Markdown lines: the fused loss's peak memory and time at each chunk size, next to the plain path's."""
+    linear = results["meta"]["sizes"].get("linear")
+    memory = results["memory"].get("linear", {})
+    if linear is None or FUSED not in memory or default_chunk_size is None:
+        return []
+    rows, hidden = linear[0], linear[1]
+    by_key = {(r["method"], r["threads"]): r for r in results["records"]}
+    sizes = {default_chunk_size(rows, hidden): FUSED, **{n: fused_chunk(n) for n in SWEEP_ROWS}}
+    timed = [t for t in {t for (_, t) in by_key} if all((n, t) in by_key for n in [PLAIN, *sizes.values()])]
+    threads = max(timed, default=None)
+    table = []
+    for chunk, name in sorted(sizes.items()):
+        if name not in memory:
+            continue
+        row = [f"{chunk}{' (default)' if name == FUSED else ''}",
+               f"{memory[name]['forward+backward'] / 1e6:.1f}",
+               f"{memory[name]['forward+backward'] / memory[PLAIN]['forward+backward']:.3f}"]
+        for baseline in (PLAIN, TORCH_CHUNKED):
+            if threads is None or (baseline, threads) not in by_key:
+                row.append("not timed")
+                continue
+            ratio = time_goal(by_key[(name, threads)], by_key[(baseline, threads)], 1.0)
+            row.append(f"{ratio['median']:.2f}x [{ratio['min']:.2f}, {ratio['max']:.2f}]")
+        table.append(row)
+    at = f", {threads} thread{'s' if threads != 1 else ''}" if threads else ""
+    return ["## The fused loss's chunk size: memory against time", "",
+            f"The default chunk is a memory budget, {hidden} // 16 = {default_chunk_size(rows, hidden)} rows here "
+            f"(xentbook.fused.default_chunk_size). Time ratios are the ratio of the medians, then [fastest / "
+            f"slowest, slowest / fastest] of the repetitions: a range that contains 1 does not say which is faster.",
+            "",
+            _md_table(["rows per chunk", "forward+backward peak (MB)", f"peak / {PLAIN}'s",
+                       f"time / {PLAIN}'s{at}", f"time / {TORCH_CHUNKED}'s{at}"], table), ""]
 
 
 def main(argv=None):

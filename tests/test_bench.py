@@ -105,6 +105,21 @@ def test_chunked_and_fused_losses_keep_their_memory_goals(quick_run):
         assert linear[bench.FUSED + suffix]["forward+backward"] <= 0.1 * linear[bench.PLAIN + suffix]["forward+backward"]
 
 
+def test_the_fused_losss_chunk_sizes_are_measured_side_by_side(quick_run):
+    text, results = quick_run
+    rows, hidden = bench.QUICK["sizes"]["linear"][:2]
+    linear = results["memory"]["linear"]
+    chunks = {bench.default_chunk_size(rows, hidden): bench.FUSED,
+              **{n: bench.fused_chunk(n) for n in bench.SWEEP_ROWS}}
+    peaks = [linear[name]["forward+backward"] for _, name in sorted(chunks.items())]
+    assert peaks == sorted(peaks) and peaks[0] < peaks[-1]  # a bigger chunk holds more logits
+    section = text[text.index("## The fused loss's chunk size"):text.index("## Log-softmax accuracy")]
+    for chunk in chunks:
+        assert f"\n| {chunk}" in section
+    assert f"| {bench.default_chunk_size(rows, hidden)} (default) |" in section
+    assert "1 thread" in section and "not timed" not in section
+
+
 def test_log_softmax_log1p_meets_its_one_bound_at_every_class_count(quick_run):
     _, results = quick_run
     for classes, report in results["ulps"].items():

@@ -147,10 +147,36 @@ def test_fused_peak_memory_is_under_a_tenth_of_f_linear_then_f_cross_entropy():
         assert fused <= 0.1 * plain
 
 
-def test_default_chunk_size_follows_liger_kernels_rule():
-    assert default_chunk_size(4096, 1024, 32000) == 128  # ceil(32000 / 1024) = 32; 4096 / 32 = 128
-    assert default_chunk_size(4096 * 4, 4096, 32000) == 2048  # the example in Liger Kernel's source
-    assert default_chunk_size(5, 64, 8000) == 1
+def test_default_chunk_size_is_a_sixteenth_of_the_weight_in_logits():
+    assert default_chunk_size(4096, 1024) == 64  # 64 x C logits = (C x 1024) / 16
+    assert default_chunk_size(8192, 4096) == 256
+    assert default_chunk_size(4096, 64) == 16  # at least 16 rows
+    assert default_chunk_size(5, 4096) == 5  # at most all of them
+    assert default_chunk_size(0, 1024) == 1  # a chunk of no rows would never end
+
+
+def test_fused_peak_memory_at_the_default_chunk_is_under_a_tenth_at_the_benchmarks_proportions():
+    """The benchmark's 4096 x 1024 -> 32000, scaled down by 4 in every dimension: the same shares of the peak."""
+    generator = torch.Generator().manual_seed(0)
+    x = torch.randn(1024, 256, generator=generator).requires_grad_()
+    W = (torch.randn(8000, 256, generator=generator) / 16).requires_grad_()
+    target = torch.randint(0, 8000, (1024,), generator=generator)
+    plain = peak_memory(lambda: F.cross_entropy(F.linear(x, W), target).backward())
+    for options in (dict(), dict(label_smoothing=0.1), dict(z_loss=1e-4), dict(label_smoothing=0.1, z_loss=1e-4)):
+        x.grad = W.grad = None
+        fused = peak_memory(lambda: linear_cross_entropy(x, W, target, **options).backward())
+        assert fused <= 0.1 * plain, options
+        x.grad = W.grad = None
+        liger = peak_memory(lambda: linear_cross_entropy(x, W, target, chunk_size=32, **options).backward())
+        assert liger > 0.1 * plain, options  # Liger Kernel's rule (32 rows here) would miss it
+
+
+def test_empty_input_gives_what_f_cross_entropy_gives():
+    x, W = torch.zeros(0, 8, requires_grad=True), torch.randn(5, 8, requires_grad=True)
+    target = torch.zeros(0, dtype=torch.long)
+    for reduction in ("sum", "none"):
+        ours = linear_cross_entropy(x, W, target, reduction=reduction)
+        torch.testing.assert_close(ours, F.cross_entropy(F.linear(x, W), target, reduction=reduction))
 
 
 @pytest.mark.parametrize("call, error, words", [

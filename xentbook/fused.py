@@ -10,11 +10,10 @@ import torch
 from xentbook.chunked import check_cross_entropy_options, cross_entropy_rows
 
 
-def default_chunk_size(rows, in_features, classes):
-    """Liger Kernel's rule: the power of two near rows / ceil(classes / in_features), so that one chunk of logits
-    holds about as many numbers as the hidden states."""
-    per_chunk = -(-rows // -(-classes // in_features))  # ceil(rows / ceil(classes / in_features))
-    return 1 << max(per_chunk - 1, 0).bit_length()  # the next power of two
+def default_chunk_size(rows, in_features):
+    """A memory budget: one chunk of logits (chunk x C) may take 1/16 of the memory of the weight (C x in_features),
+    so in_features // 16 rows, whatever the vocabulary; at least 16 rows and at most all of them."""
+    return max(min(rows, max(in_features // 16, 16)), 1)
 
 
 def walk_chunks(ctx, x, W, b, target, grad_scale=None, z_coef=0.0):
@@ -105,7 +104,7 @@ def linear_cross_entropy(input, linear_weight, target, *, linear_bias=None, weig
     if z_loss < 0:
         raise ValueError(f"z_loss={z_loss} is not supported: give a number >= 0")
     rows, in_features = input.reshape(-1, input.shape[-1]).shape
-    chunk_size = chunk_size or default_chunk_size(rows, in_features, linear_weight.shape[0])
+    chunk_size = chunk_size or default_chunk_size(rows, in_features)
     device = input.device.type
     out_dtype = torch.float32 if torch.is_autocast_enabled(device) else input.dtype
     with torch.autocast(device, enabled=False):  # dtypes are handled here, explicitly
