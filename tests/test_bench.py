@@ -120,6 +120,44 @@ def test_the_fused_losss_chunk_sizes_are_measured_side_by_side(quick_run):
     assert "1 thread" in section and "not timed" not in section
 
 
+RESULTS = ROOT / "benchmarks" / "results"
+
+
+def test_every_figure_the_readme_quotes_is_a_line_of_the_committed_full_run():
+    readme = (ROOT / "README.md").read_text()
+    quoted = readme.split("<!-- bench: copied from benchmarks/results/bench.md -->")[1].split("<!-- /bench -->")[0]
+    report = {line.lstrip("# ") for line in (RESULTS / "bench.md").read_text().splitlines()}
+    lines = [line for line in quoted.splitlines() if line.strip()]
+    assert len(lines) > 50
+    assert [line for line in lines if line.lstrip("# ") not in report] == []
+    assert "(full)" in (RESULTS / "bench.md").read_text().splitlines()[0]
+
+
+def test_the_readmes_reading_of_the_chunk_sizes_holds_in_the_committed_run():
+    results = json.loads((RESULTS / "bench.json").read_text())
+    rows, hidden = results["meta"]["sizes"]["linear"][:2]
+    memory = results["memory"]["linear"]
+    records = {(r["method"], r["threads"]): r for r in results["records"]}
+    plain_peak = memory[bench.PLAIN]["forward+backward"]
+    names = {bench.default_chunk_size(rows, hidden): bench.FUSED, **{n: bench.fused_chunk(n) for n in bench.SWEEP_ROWS}}
+    assert sorted(names) == [32, 64, 128, 256]
+    for chunk, name in names.items():
+        small = memory[name]["forward+backward"] <= 0.1 * plain_peak
+        time = bench.time_goal(records[(name, 2)], records[(bench.PLAIN, 2)], 1.1)
+        assert not (small and time["verdict"] == "met"), chunk  # no chunk size meets both goals
+        if chunk <= 64:  # under a tenth, and slower than 1.1x the plain path
+            assert small and time["verdict"] == "not met", chunk
+        else:  # as fast as the plain path within the spread, over a tenth
+            ratio = bench.time_goal(records[(name, 2)], records[(bench.PLAIN, 2)], 1.0)
+            assert not small and ratio["min"] <= 1 <= ratio["max"], chunk
+    for suffix in ("", bench.LS, bench.Z):
+        assert memory[bench.FUSED + suffix]["forward+backward"] <= 0.1 * memory[bench.PLAIN + suffix]["forward+backward"]
+    faults = {name: records[(name, 2)]["minor_faults_per_pass"]["median"] for name in (bench.PLAIN, bench.FUSED)}
+    weight_grad_pages = results["meta"]["sizes"]["linear"][2] * hidden * 4 / results["meta"]["page_bytes"]
+    assert faults[bench.FUSED] == pytest.approx(weight_grad_pages, rel=0.05)  # the weight's gradient, page by page
+    assert faults[bench.PLAIN] > 10 * faults[bench.FUSED]
+
+
 def test_log_softmax_log1p_meets_its_one_bound_at_every_class_count(quick_run):
     _, results = quick_run
     for classes, report in results["ulps"].items():
