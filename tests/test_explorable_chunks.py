@@ -94,3 +94,14 @@ def test_liger_rule_is_the_chapters_letter_for_letter():
                 found.append(ast.get_source_segment(cell.source, node))
     assert found == [inspect.getsource(chunks.liger_chunk_size).strip()]
 
+
+
+def test_the_explorable_is_in_chapter_11_and_starts_at_make_bench_s_size():
+    import nbformat
+
+    nb = nbformat.read(CHAPTER, as_version=4)
+    cells = [c.source for c in nb.cells if c.cell_type == "code" and "ChunksExplorable()" in c.source]
+    assert len(cells) == 1 and "from xentbook.explorables.chunks import ChunksExplorable" in cells[0]
+    widget = chunks.ChunksExplorable()
+    assert (widget.tokens, widget.width, widget.vocabulary) == ("4096", "1024", "32000")
+    assert widget.chunk == str(default_chunk_size(4096, 1024))

@@ -176,8 +176,8 @@ function render({ model, el }) {
     return element("span", { class: `xent-chunks-bar xent-chunks-${key}`, style: `left: ${percent(left)}; width: ${percent(fraction)}` });
   }
 
-  function mark(at, text) { // the label on the line's right, or on its left near the scale's end
-    const side = at > 0.6 ? " xent-chunks-mark-left" : "";
+  function mark(at, text) { // the label on the line's right, or on its left past the scale's middle
+    const side = at >= 0.5 ? " xent-chunks-mark-left" : "";
     return element("span", { class: `xent-chunks-mark${side}`, style: `left: ${percent(at)}` }, [element("span", { class: "xent-chunks-mark-label", text })]);
   }
 
@@ -191,7 +191,7 @@ function render({ model, el }) {
       left += share;
     }
     track.append(mark(0.1 / end, "0.1"));
-    if (end >= 1) track.append(mark(1 / end, "1: the plain path"));
+    if (end >= 1) track.append(mark(1 / end, "1: plain path"));
     peak.setAttribute("aria-label", `Fused loss's peak ${size(b.fused)}, ${fmt(fraction)} of the plain path's ${size(b.plain)}: ` +
       PARTS.map(([key, label]) => `${label} ${size(b[key])}`).join(", "));
     peak.replaceChildren(
@@ -234,8 +234,8 @@ function render({ model, el }) {
     }
     const rule = rules();
     if (rule) chunk.slider.max = String(Math.ceil(Math.log2(rule.m)));
-    budget.textContent = `budget d // 16${rule ? `: ${rule.budget} rows` : ""}`;
-    liger.textContent = `Liger Kernel's rule${rule ? `: ${rule.liger} rows` : ""}`;
+    budget.textContent = `budget d // 16${rule ? ` (${plural(rule.budget, "row")})` : ""}`;
+    liger.textContent = `Liger Kernel's rule${rule ? ` (${plural(rule.liger, "row")})` : ""}`;
     budget.disabled = liger.disabled = !rule;
     if (document.activeElement !== chunk.text) chunk.text.value = String(now.chunk);
     chunk.text.setAttribute("aria-invalid", !r.ok && r.field === "chunk" ? "true" : "false");
