@@ -5,11 +5,13 @@ Each grid walks the controls over ordinary settings, the chapter's own examples,
 """
 
 
+from xentbook.explorables.chunks import ChunksExplorable, liger_chunk_size
 from xentbook.explorables.gradients import BASE_LOGITS, GradientsExplorable
 from xentbook.explorables.margin import MarginExplorable
 from xentbook.explorables.memory import MemoryExplorable
 from xentbook.explorables.pipeline import LOGIT_NAMES, PipelineExplorable, pipeline_inputs
 from xentbook.explorables.smoothing import SmoothingExplorable
+from xentbook.fused import default_chunk_size
 
 
 def pipeline_grid():
@@ -82,6 +84,20 @@ def memory_grid():
     return grid
 
 
+def chunks_grid():
+    """make bench's size and the chapter's, each with chunk 1, a ragged chunk, the budget, Liger Kernel's rule,
+    chunk = m and chunk > m; extremes (some past 2^53 bytes of traffic, refused); bad input in every field."""
+    grid = []
+    for m, d, C in [(4096, 1024, 32000), (8192, 4096, 128256), (16384, 4096, 32000), (1024, 64, 8000), (100, 1000, 10),
+                    (1, 1, 1), (65536, 16384, 262144), (16777216, 65536, 4194304), (16777216, 1, 1)]:
+        for chunk in sorted({1, 7, default_chunk_size(m, d), liger_chunk_size(m, d, C), m, m + 1, 16777216}):
+            grid.append(dict(tokens=str(m), width=str(d), vocabulary=str(C), chunk=str(chunk)))
+    for name in ("tokens", "width", "vocabulary", "chunk"):
+        for bad in ("NaN", "abc", "1e400", "0", "1.5", "1e9", "-64", ""):
+            grid.append({**dict(tokens="4096", width="1024", vocabulary="32000", chunk="64"), name: bad})
+    return grid
+
+
 # One entry per chapter whose explorable is on its page: (name, widget class, page, grid).
 ENTRIES = [
     ("pipeline", PipelineExplorable, "chapters/05_log_softmax_nll.html", pipeline_grid),
@@ -89,4 +105,5 @@ ENTRIES = [
     ("gradients", GradientsExplorable, "chapters/08_gradients.html", gradients_grid),
     ("margin", MarginExplorable, "chapters/09_accuracy.html", margin_grid),
     ("memory", MemoryExplorable, "chapters/10_large_vocab.html", memory_grid),
+    ("chunks", ChunksExplorable, "chapters/11_fused_linear.html", chunks_grid),
 ]

@@ -8,7 +8,8 @@ import torch.nn.functional as F
 
 from xentbook.example import LOGITS, TARGET
 from xentbook.explorables import BCEExplorer, NaiveLossExplorer, SoftmaxExplorer
-from xentbook.explorables import bce, naive, softmax
+from xentbook.explorables import bce, chunks, naive, softmax
+from xentbook.explorables.chunks import ChunksExplorable
 
 
 def test_bce_at_chapter_1s_model_matches_torch_and_both_forms_agree():
@@ -65,7 +66,41 @@ def test_naive_loss_explorer_mean_is_f_cross_entropy_and_one_underflowing_row_ma
     assert math.isnan(overflow.values["mean"]) and "overflows float32" in overflow.message
 
 
-@pytest.mark.parametrize("widget", [BCEExplorer, SoftmaxExplorer, NaiveLossExplorer])
+def chunk_inputs(chunk, tokens="4096", width="1024", vocabulary="32000"):
+    return dict(tokens=tokens, width=width, vocabulary=vocabulary, chunk=chunk)
+
+
+def test_chunks_at_make_bench_s_size_the_budget_is_under_a_tenth_and_liger_s_rule_is_not():
+    budget, liger = chunks.compute(chunk_inputs("64")), chunks.compute(chunk_inputs("128"))
+    assert budget.values["budget"] == 64 and budget.values["liger"] == 128
+    assert budget.values["fraction"] <= 0.1 < liger.values["fraction"]
+    assert "at most a tenth" in budget.message and "more than a tenth" in liger.message
+    parts = sum(budget.values[k] for k in ("grad_W", "grad_h", "logits"))
+    assert parts == budget.values["fused"] == 4 * (32000 * 1024 + 4096 * 1024 + 64 * 32000)
+    assert budget.values["plain"] == 3 * 4096 * 32000 * 4
+
+
+def test_chunks_halving_the_chunk_doubles_the_weight_traffic_and_a_chunk_past_m_is_one_chunk():
+    traffic = {c: chunks.compute(chunk_inputs(str(c))).values["fused_traffic"] for c in (4096, 2048, 64, 32)}
+    assert traffic[2048] == 2 * traffic[4096] and traffic[32] == 2 * traffic[64]
+    whole, past = chunks.compute(chunk_inputs("4096")), chunks.compute(chunk_inputs("10000"))
+    assert past.values == whole.values and "(10000 asked, more than m = 4096)" in past.message
+    assert whole.values["fused_traffic"] / whole.values["plain_traffic"] == 4 / 3  # 2 reads + 2 against 3
+
+
+@pytest.mark.parametrize(("inputs", "words"), [
+    (chunk_inputs("NaN"), "is NaN"), (chunk_inputs("64", tokens="abc"), "must be a number"),
+    (chunk_inputs("64", width="1e400"), "beyond any floating-point range"),
+    (chunk_inputs("0"), "whole number from 1"), (chunk_inputs("64", vocabulary="1.5"), "whole number from 1"),
+    (chunk_inputs("64", tokens="1e9"), "whole number from 1"),
+    (chunk_inputs("1", tokens="16777216", width="65536", vocabulary="4194304"), "past what this page counts"),
+])
+def test_chunks_bad_input_gets_a_message(inputs, words):
+    result = chunks.compute(inputs)
+    assert not result.ok and words in result.message and result.values == {}
+
+
+@pytest.mark.parametrize("widget", [BCEExplorer, SoftmaxExplorer, NaiveLossExplorer, ChunksExplorable])
 def test_widget_answers_every_change_with_torch_and_refuses_nan(widget):
     w = widget()
     assert w.kernel["ok"]

@@ -271,6 +271,7 @@ def test_explorable_renders_on_its_slide_from_the_saved_state_and_moves(browser,
         root = browser_page.locator(explorable.selector).first
         root.wait_for(state="attached")
         indices = root.evaluate("el => Reveal.getIndices(el.closest('.slides section:not(.stack)'))")
+        browser_page.evaluate("Reveal.configure({ transition: 'none' })")  # a near slide would be measured mid-slide
         browser_page.evaluate(f"Reveal.slide({indices['h']}, {indices['v']})")
         root.wait_for(state="visible")
         message = root.locator(".xent-message").inner_text()
