@@ -95,7 +95,6 @@ def test_liger_rule_is_the_chapters_letter_for_letter():
     assert found == [inspect.getsource(chunks.liger_chunk_size).strip()]
 
 
-
 def test_the_explorable_is_in_chapter_11_and_starts_at_make_bench_s_size():
     import nbformat
 

@@ -11,7 +11,7 @@ from xentbook.chunked import check_cross_entropy_options, cross_entropy_rows
 
 
 def default_chunk_size(rows, in_features):
-    """A memory budget: one chunk of logits (chunk x C) may take 1/16 of the memory of the weight (C x in_features),
+    """A memory budget: one chunk of logits (chunk x C) may hold 1/16 as many numbers as the weight (C x in_features),
     so in_features // 16 rows, whatever the vocabulary; at least 16 rows and at most all of them."""
     return max(min(rows, max(in_features // 16, 16)), 1)
 
