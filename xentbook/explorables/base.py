@@ -69,6 +69,31 @@ def parse_number(value, name, example="70"):
     return number, None
 
 
+UNITS = ((1e12, "TB"), (1e9, "GB"), (1e6, "MB"), (1e3, "kB"))
+
+
+def size(n):
+    """A byte count as the explorables print it: 4 significant digits and a decimal unit (the twin of ui.js)."""
+    for unit, name in UNITS:
+        if n >= unit:
+            return f"{fmt(n / unit)} {name}"
+    return f"{fmt(n)} B"
+
+
+def whole_numbers(inputs, names, labels, examples, limits):
+    """The named fields as whole numbers from 1 to their limit: (numbers, None), or (None, message) saying what to
+    type in the first field that is not one (the twin of ui.js's wholeNumbers)."""
+    numbers = {}
+    for name in names:
+        value, problem = parse_number(inputs[name], labels[name], examples[name])
+        if problem:
+            return None, problem
+        if value != int(value) or not 1 <= value <= limits[name]:
+            return None, f"{labels[name]} must be a whole number from 1 to {limits[name]}, not {inputs[name]!s}."
+        numbers[name] = int(value)
+    return numbers, None
+
+
 def json_number(x):
     """A float for JSON: non-finite values as the strings 'nan', 'inf', '-inf' (ui.js's fromJson reads them)."""
     x = float(x)

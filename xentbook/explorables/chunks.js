@@ -3,21 +3,14 @@
 // twin of chunks.py's compute: the chapter's formulas, the same integers, the same words (doubles hold these byte
 // counts exactly: every one stays below 2^53, and inputs that would pass it are refused).
 
-import { bind, element, fmt, frame, fromJson, kernelNote, live, numberControl, parseNumber, report, show } from "./ui.js";
+import { bind, element, fmt, frame, fromJson, kernelNote, live, numberControl, report, show, size, wholeNumbers } from "./ui.js";
 
 const FLOAT32 = 4;
 const LIMITS = { tokens: 2 ** 24, width: 2 ** 16, vocabulary: 2 ** 22, chunk: 2 ** 24 };
 const NAMES = { tokens: "the number of tokens m", width: "the model width d", vocabulary: "the vocabulary C", chunk: "the chunk size" };
 const EXAMPLES = { tokens: "4096", width: "1024", vocabulary: "32000", chunk: "64" };
 const EXACT = 2 ** 53;
-const UNITS = [[1e12, "TB"], [1e9, "GB"], [1e6, "MB"], [1e3, "kB"]];
 export const INPUTS = ["tokens", "width", "vocabulary", "chunk"];
-
-// A byte count with 4 significant digits and a decimal unit (as memory.js prints it).
-export function size(n) {
-  for (const [unit, name] of UNITS) if (n >= unit) return `${fmt(n / unit)} ${name}`;
-  return `${fmt(n)} B`;
-}
 
 const ceilDiv = (a, b) => Math.ceil(a / b); // exact: a and b are whole numbers below 2^53
 
@@ -35,15 +28,9 @@ export function ligerChunk(m, d, C) {
 }
 
 function readInputs(inputs, names = INPUTS) {
-  const numbers = {};
-  for (const name of names) {
-    const p = parseNumber(inputs[name], NAMES[name], EXAMPLES[name]);
-    if (p.problem) return { problem: p.problem, field: name };
-    if (!Number.isInteger(p.value) || p.value < 1 || p.value > LIMITS[name]) {
-      return { problem: `${NAMES[name]} must be a whole number from 1 to ${LIMITS[name]}, not ${inputs[name]}.`, field: name };
-    }
-    numbers[name] = p.value;
-  }
+  const read = wholeNumbers(inputs, names, NAMES, EXAMPLES, LIMITS);
+  if (read.problem) return read;
+  const numbers = read.numbers;
   if (!names.includes("chunk")) return { numbers };
   const { tokens: m, width: d, vocabulary: C, chunk } = numbers;
   const chunks = ceilDiv(m, chunk);

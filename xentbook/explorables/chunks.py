@@ -17,8 +17,7 @@ the matrix products ``linear_cross_entropy`` really runs. ``chunks.js`` computes
 
 import traitlets
 
-from xentbook.explorables.base import Explorable, Result, fmt, parse_number
-from xentbook.explorables.memory import size
+from xentbook.explorables.base import Explorable, Result, fmt, size, whole_numbers
 from xentbook.fused import default_chunk_size
 
 FLOAT32 = 4
@@ -56,15 +55,9 @@ def bill(tokens, width, vocabulary, chunk):
 
 def read_inputs(inputs):
     """The four whole numbers, or a message saying what to type."""
-    numbers = {}
-    for name in ("tokens", "width", "vocabulary", "chunk"):
-        value, problem = parse_number(inputs[name], NAMES[name], EXAMPLES[name])
-        if problem:
-            return None, problem
-        if value != int(value) or not 1 <= value <= LIMITS[name]:
-            return None, (f"{NAMES[name]} must be a whole number from 1 to {LIMITS[name]}, "
-                          f"not {inputs[name]!s}.")
-        numbers[name] = int(value)
+    numbers, problem = whole_numbers(inputs, ("tokens", "width", "vocabulary", "chunk"), NAMES, EXAMPLES, LIMITS)
+    if problem:
+        return None, problem
     m, d, C, chunk = numbers["tokens"], numbers["width"], numbers["vocabulary"], numbers["chunk"]
     if -(-m // chunk) * 4 * C * d * FLOAT32 >= EXACT:
         return None, (f"{-(-m // chunk)} chunks of a {C} x {d} weight move 2^53 bytes or more (about 9 PB), past "

@@ -2,34 +2,21 @@
 // fused losses. compute() is the twin of memory.py's compute: the chapter's formulas, the same integers, the same
 // words (doubles hold these byte counts exactly: they stay far below 2^53).
 
-import { bind, element, fmt, frame, fromJson, kernelNote, live, numberControl, parseNumber, report, selectControl, show } from "./ui.js";
+import { bind, element, fmt, frame, fromJson, kernelNote, live, numberControl, report, selectControl, show, size, wholeNumbers } from "./ui.js";
 
 const BYTES = { float32: 4, bfloat16: 2, float16: 2 };
 const LIMITS = { tokens: 2 ** 24, vocabulary: 2 ** 22, chunk: 2 ** 24, width: 2 ** 16 };
 const NAMES = { tokens: "the number of tokens m", vocabulary: "the vocabulary C", chunk: "the chunk size", width: "the model width d" };
 const EXAMPLES = { tokens: "8192", vocabulary: "128256", chunk: "1024", width: "4096" };
-const UNITS = [[1e12, "TB"], [1e9, "GB"], [1e6, "MB"], [1e3, "kB"]];
 export const INPUTS = ["tokens", "vocabulary", "dtype", "chunk", "width"];
 
-export function size(n) {
-  for (const [unit, name] of UNITS) if (n >= unit) return `${fmt(n / unit)} ${name}`;
-  return `${fmt(n)} B`;
-}
-
 function readInputs(inputs) {
-  const numbers = {};
-  for (const name of ["tokens", "vocabulary", "chunk", "width"]) {
-    const p = parseNumber(inputs[name], NAMES[name], EXAMPLES[name]);
-    if (p.problem) return { problem: p.problem, field: name };
-    if (!Number.isInteger(p.value) || p.value < 1 || p.value > LIMITS[name]) {
-      return { problem: `${NAMES[name]} must be a whole number from 1 to ${LIMITS[name]}, not ${inputs[name]}.`, field: name };
-    }
-    numbers[name] = p.value;
-  }
+  const read = wholeNumbers(inputs, ["tokens", "vocabulary", "chunk", "width"], NAMES, EXAMPLES, LIMITS);
+  if (read.problem) return read;
   if (!(inputs.dtype in BYTES)) {
     return { problem: `the format must be one of ${Object.keys(BYTES).join(", ")}, not '${inputs.dtype}'.`, field: "dtype" };
   }
-  return { numbers };
+  return read;
 }
 
 export function memory(inputs) {

@@ -19,22 +19,13 @@ The formulas are the chapter's measurements written as arithmetic, in bytes, b b
 
 import traitlets
 
-from xentbook.explorables.base import Explorable, Result, fmt, parse_number
+from xentbook.explorables.base import Explorable, Result, fmt, size, whole_numbers
 
 BYTES = {"float32": 4, "bfloat16": 2, "float16": 2}
 LIMITS = {"tokens": 1 << 24, "vocabulary": 1 << 22, "chunk": 1 << 24, "width": 1 << 16}
 NAMES = {"tokens": "the number of tokens m", "vocabulary": "the vocabulary C", "chunk": "the chunk size",
          "width": "the model width d"}
 EXAMPLES = {"tokens": "8192", "vocabulary": "128256", "chunk": "1024", "width": "4096"}
-UNITS = ((1e12, "TB"), (1e9, "GB"), (1e6, "MB"), (1e3, "kB"))
-
-
-def size(n):
-    """A byte count as the explorable prints it: 4 significant digits and a decimal unit (the twin of memory.js)."""
-    for unit, name in UNITS:
-        if n >= unit:
-            return f"{fmt(n / unit)} {name}"
-    return f"{fmt(n)} B"
 
 
 def memory(tokens, vocabulary, bytes_per_number, chunk, width):
@@ -52,15 +43,9 @@ def memory(tokens, vocabulary, bytes_per_number, chunk, width):
 
 def read_inputs(inputs):
     """The four whole numbers and the format, or a message saying what to type."""
-    numbers = {}
-    for name in ("tokens", "vocabulary", "chunk", "width"):
-        value, problem = parse_number(inputs[name], NAMES[name], EXAMPLES[name])
-        if problem:
-            return None, problem
-        if value != int(value) or not 1 <= value <= LIMITS[name]:
-            return None, (f"{NAMES[name]} must be a whole number from 1 to {LIMITS[name]}, "
-                          f"not {inputs[name]!s}.")
-        numbers[name] = int(value)
+    numbers, problem = whole_numbers(inputs, ("tokens", "vocabulary", "chunk", "width"), NAMES, EXAMPLES, LIMITS)
+    if problem:
+        return None, problem
     if inputs["dtype"] not in BYTES:
         return None, f"the format must be one of {', '.join(BYTES)}, not {inputs['dtype']!r}."
     return numbers, None

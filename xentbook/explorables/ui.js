@@ -49,6 +49,29 @@ export function parseNumber(value, name, example = "70") {
   return { value: number };
 }
 
+// The named fields as whole numbers from 1 to their limit: { numbers }, or { problem, field } for the first field
+// that is not one (base.py's whole_numbers).
+export function wholeNumbers(inputs, names, labels, examples, limits) {
+  const numbers = {};
+  for (const name of names) {
+    const p = parseNumber(inputs[name], labels[name], examples[name]);
+    if (p.problem) return { problem: p.problem, field: name };
+    if (!Number.isInteger(p.value) || p.value < 1 || p.value > limits[name]) {
+      return { problem: `${labels[name]} must be a whole number from 1 to ${limits[name]}, not ${inputs[name]}.`, field: name };
+    }
+    numbers[name] = p.value;
+  }
+  return { numbers };
+}
+
+const UNITS = [[1e12, "TB"], [1e9, "GB"], [1e6, "MB"], [1e3, "kB"]];
+
+// A byte count with 4 significant digits and a decimal unit (base.py's size).
+export function size(n) {
+  for (const [unit, name] of UNITS) if (n >= unit) return `${fmt(n / unit)} ${name}`;
+  return `${fmt(n)} B`;
+}
+
 // Numbers from the kernel's JSON answer ('nan', 'inf', '-inf' travel as strings).
 export function fromJson(x) {
   if (x === "nan") return NaN;
