@@ -1,6 +1,6 @@
 """The book's explorables: one figure per chapter that a reader can move, live with or without a kernel.
 
-Each explorable is three files in this folder, and adding the eleventh is copying a pattern:
+Each explorable is three files in this folder, and adding another is copying a pattern:
 
 ``name.py``
     The plain logic with torch, ``compute(inputs) -> Result`` (``ok``, the ``message`` printed under the figure,
@@ -11,15 +11,17 @@ Each explorable is three files in this folder, and adding the eleventh is copyin
     The front end, an ES module. It exports ``compute(inputs, state)``, the twin of the Python ``compute``
     (same keys, same words, every operation rounded to the format), and ``render`` for anywidget. It imports what
     it shares from ``./formats.js`` (float16, bfloat16 and float32 rounding: ``roundTo``, ``op``, ``sum``) and
-    ``./ui.js`` (``parseNumber``, ``fmt``, ``frame``, ``numberControl``, ``selectControl``, ``bind``, ``show``,
-    ``kernelNote``, ``live``); ``base.bundle`` inlines those imports into the one string anywidget sends to
+    ``./ui.js`` (``parseNumber``, ``wholeNumbers``, ``fmt``, ``size``, ``frame``, ``numberControl``,
+    ``selectControl``, ``bind``, ``show``, ``report``, ``kernelNote``, ``live``); ``base.bundle`` inlines those imports into the one string anywidget sends to
     the page (a module loaded from a Blob URL cannot import a relative file), on the static site
     (``assets/site/widgets.js``) and in JupyterLab or Colab alike.
 ``name.css``
     Its own styles, after the shared ``base.css``.
 
 Chapter 1: ``bce.BCEExplorer``; chapter 2: ``softmax.SoftmaxExplorer``; chapter 3: ``naive.NaiveLossExplorer``;
-chapters 4 and 7: ``overflow.OverflowExplorer``.
+chapters 4 and 7: ``overflow.OverflowExplorer``; chapter 5: ``pipeline.PipelineExplorable``; chapter 6:
+``smoothing.SmoothingExplorable``; chapter 8: ``gradients.GradientsExplorable``; chapter 9:
+``margin.MarginExplorable``; chapter 10: ``memory.MemoryExplorable``; chapter 11: ``chunks.ChunksExplorable``.
 
 The view follows ``ui.frame``: a labelled group ``.xent-explorable[data-explorable=name]`` holding the controls
 (each with an accessible name), the figure, one ``role=status`` line saying what happened, and a line saying who
