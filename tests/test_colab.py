@@ -1,6 +1,7 @@
 """The Colab edition (colab/): in step with the chapters, free of MyST, readable in JupyterLab, runnable in Colab."""
 
 import concurrent.futures
+import html as html_module
 import os
 import re
 import shutil
@@ -192,6 +193,17 @@ def test_edition_keeps_the_chapter_numbers_its_exercises_and_folds_its_solutions
             assert by_id[cell.get("id")].outputs == cell.outputs
             assert by_id[cell.get("id")].source == cell.source
     assert copy.metadata.get("widgets") == chapter.metadata.get("widgets")
+
+
+def test_site_and_edition_number_and_title_the_exercises_alike():
+    """An instructor who says "exercise 6.2" means the same exercise on the site, in Colab and in the PDF."""
+    for path in CHAPTERS:
+        html = (SITE / "chapters" / f"{path.stem}.html").read_text()
+        site = re.findall(r'<span class="caption-number">Exercise (\d+\.\d+) </span>\s*\((.*?)\)</p>', html, re.S)
+        markdown = "\n".join(cell.source for cell in edition(path).cells if cell.cell_type == "markdown")
+        copy = re.findall(r"^> \*\*Exercise (\d+\.\d+)(?: (\(★+\)))?: (.*?)\*\*$", markdown, re.M)
+        assert site and [(n, " ".join(html_module.unescape(t).replace("\u2019", "'").split())) for n, t in site] == [
+            (n, f"{t} {stars}" if stars else t) for n, stars, t in copy], path.stem
 
 
 def test_edition_cross_references_lead_to_pages_and_anchors_the_site_has():

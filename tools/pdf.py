@@ -97,7 +97,7 @@ PREPARE_JS = """
     box.after(p);
     count += 1;
   });
-  const h1 = document.querySelector("article h1, main h1, h1");
+  const h1 = document.querySelector("article h1") || document.querySelector("main h1") || document.querySelector("h1");
   const sections = [...document.querySelectorAll("article section > h2")].map(h => h.textContent.trim());
   return {title: h1 ? h1.textContent.trim() : document.title, widgets: count, sections};
 }
