@@ -181,6 +181,10 @@ def test_empty_input_gives_what_f_cross_entropy_gives():
 
 @pytest.mark.parametrize("call, error, words", [
     (lambda x, W, t: linear_cross_entropy(x, W[:, :2], t), ValueError, "linear_weight of shape"),
+    (lambda x, W, t: linear_cross_entropy(x, W, t, chunk_size=-1), ValueError, "chunk_size=-1 is not supported"),
+    (lambda x, W, t: linear_cross_entropy(x, W, t, chunk_size=0), ValueError, "chunk_size=0 is not supported"),
+    (lambda x, W, t: linear_cross_entropy(x, W, t, chunk_size=2.5), ValueError, "chunk_size=2.5 is not supported"),
+    (lambda x, W, t: linear_cross_entropy(x, W, t, chunk_size=True), ValueError, "chunk_size=True is not supported"),
     (lambda x, W, t: linear_cross_entropy(x, W, t, linear_bias=torch.ones(3)), ValueError, "linear_bias of shape"),
     (lambda x, W, t: linear_cross_entropy(x[None], W, t[None]), ValueError, "input of 3 dimensions"),
     (lambda x, W, t: linear_cross_entropy(x, W, torch.rand(23, 13)), ValueError, "probability targets"),

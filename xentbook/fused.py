@@ -1,8 +1,8 @@
 """Fused linear + cross entropy that never builds the whole logits matrix (chapter 11).
 
-``default_chunk_size``, ``walk_chunks``, ``LinearCrossEntropy`` and ``linear_cross_entropy`` are defined, to the letter, in cells of
-``chapters/11_fused_linear.ipynb``; ``tests/test_notebooks.py`` checks that they match. The signature is torch 2.13's
-``F.linear_cross_entropy`` (without ``options``) plus ``z_loss`` and ``chunk_size``.
+``default_chunk_size``, ``walk_chunks``, ``LinearCrossEntropy`` and ``linear_cross_entropy`` are defined, to the letter,
+in cells of ``chapters/11_fused_linear.ipynb``; ``tests/test_notebooks.py`` checks that they match. The signature is
+torch 2.13's ``F.linear_cross_entropy`` (without ``options``) plus ``z_loss`` and ``chunk_size``.
 """
 
 import torch
@@ -103,6 +103,8 @@ def linear_cross_entropy(input, linear_weight, target, *, linear_bias=None, weig
                                 label_smoothing)
     if z_loss < 0:
         raise ValueError(f"z_loss={z_loss} is not supported: give a number >= 0")
+    if chunk_size is not None and (isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < 1):
+        raise ValueError(f"chunk_size={chunk_size!r} is not supported: give a whole number >= 1 (None: the default)")
     rows, in_features = input.reshape(-1, input.shape[-1]).shape
     chunk_size = chunk_size or default_chunk_size(rows, in_features)
     device = input.device.type

@@ -76,7 +76,8 @@ function describe({ tokens: m, chunk }, b) {
     `${size(b.logits)}) = ${fmt(fraction)} of the plain path's ${size(b.plain)}, ${tenth} a ` +
     `tenth. The weight and its gradient move ${size(b.fused_traffic)} per forward and backward pass, ` +
     `${fmt(b.fused_traffic / b.plain_traffic)} times the plain path's ` +
-    `${size(b.plain_traffic)}. Here the budget d // 16 gives ` +
+    `${size(b.plain_traffic)}, counting W and its gradient only (the plain path also writes and reads ` +
+    `its logits-sized buffers). Here the budget (d // 16 rows, at least 16, at most m) gives ` +
     `${plural(b.budget, "row")}, Liger Kernel's rule ${plural(b.liger, "row")}.`;
 }
 

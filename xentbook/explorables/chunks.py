@@ -82,7 +82,8 @@ def describe(numbers, bytes_):
             f"{size(bytes_['logits'])}) = {fmt(fraction)} of the plain path's {size(bytes_['plain'])}, {tenth} a "
             f"tenth. The weight and its gradient move {size(bytes_['fused_traffic'])} per forward and backward pass, "
             f"{fmt(bytes_['fused_traffic'] / bytes_['plain_traffic'])} times the plain path's "
-            f"{size(bytes_['plain_traffic'])}. Here the budget d // 16 gives "
+            f"{size(bytes_['plain_traffic'])}, counting W and its gradient only (the plain path also writes and reads "
+            f"its logits-sized buffers). Here the budget (d // 16 rows, at least 16, at most m) gives "
             f"{plural(bytes_['budget'], 'row')}, Liger Kernel's rule {plural(bytes_['liger'], 'row')}.")
 
 
