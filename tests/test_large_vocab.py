@@ -170,6 +170,10 @@ def test_chunked_reads_the_deprecated_size_average_and_reduce_as_f_cross_entropy
     (lambda x, t: chunked_cross_entropy(x, t, weight=torch.ones(3)), ValueError, "weight of shape"),
     (lambda x, t: chunked_cross_entropy(x, t, reduction="avg"), ValueError, "reduction='avg'"),
     (lambda x, t: chunked_cross_entropy(x, t, label_smoothing=1.5), ValueError, "label_smoothing=1.5"),
+    (lambda x, t: chunked_cross_entropy(x, t, chunk_rows=-1), ValueError, "chunk_rows=-1 is not supported"),
+    (lambda x, t: chunked_cross_entropy(x, t, chunk_rows=0), ValueError, "chunk_rows=0 is not supported"),
+    (lambda x, t: chunked_cross_entropy(x, t, chunk_rows=2.5), ValueError, "chunk_rows=2.5 is not supported"),
+    (lambda x, t: chunked_cross_entropy(x, t, chunk_rows=True), ValueError, "chunk_rows=True is not supported"),
     (lambda x, t: chunked_cross_entropy(x, torch.full_like(t, 13)), IndexError, "target 13 is out of bounds"),
     (lambda x, t: chunked_cross_entropy(x, torch.full_like(t, -100), ignore_index=0), IndexError, "target -100"),
 ])

@@ -125,6 +125,8 @@ def chunked_cross_entropy(input, target, weight=None, ignore_index=-100, reducti
         reduction = "none" if reduce is False else "sum" if size_average is False else "mean"
         warnings.warn(f"size_average and reduce are deprecated, use reduction='{reduction}'", stacklevel=2)
     check_cross_entropy_options(input, target, weight, ignore_index, reduction, label_smoothing)
+    if isinstance(chunk_rows, bool) or not isinstance(chunk_rows, int) or chunk_rows < 1:
+        raise ValueError(f"chunk_rows={chunk_rows!r} is not supported: give a whole number >= 1")
     device = input.device.type
     out_dtype = torch.float32 if torch.is_autocast_enabled(device) else input.dtype  # what F.cross_entropy returns
     with torch.autocast(device, enabled=False):  # dtypes are handled here, explicitly
