@@ -133,6 +133,26 @@ def test_every_figure_the_readme_quotes_is_a_line_of_the_committed_full_run():
     assert "(full)" in (RESULTS / "bench.md").read_text().splitlines()[0]
 
 
+def test_the_readmes_make_measure_table_says_what_the_committed_measurements_hold():
+    figures = json.loads((RESULTS / "measure.json").read_text())
+    readme = (ROOT / "README.md").read_text()
+
+    def figure(start):
+        return next(value for name, value in figures.items() if name.startswith(start))
+
+    cells = [[cell.strip() for cell in line.strip().strip("|").split("|")] for line in readme.splitlines()
+             if line.startswith("| ")]
+    rows = {row[0]: row[2] for row in cells if len(row) == 4 and row[3].startswith("`make measure`")}
+    assert len(rows) == 5
+    assert rows[next(r for r in rows if r.startswith("site build"))] == f"{figure('site build'):.1f} s"
+    assert rows["rebuild after editing one chapter"] == f"{figure('rebuild'):.1f} s"
+    assert rows[next(r for r in rows if r.startswith("`make test`"))] == f"{figure('make test'):.0f} s"
+    assert rows[next(r for r in rows if r.startswith("moving a control"))] == f"{figure('slowest explorable'):.1f} ms"
+    assert rows[next(r for r in rows if r.startswith("bytes the heaviest page"))] == f"{figure('heaviest page'):,}"
+    assert "(bce)" in next(name for name in figures if name.startswith("slowest")) and "chapter 1's" in readme
+    assert "chapters_06" in next(name for name in figures if name.startswith("heaviest")) and "(chapter 6)" in readme
+
+
 def test_the_readmes_reading_of_the_chunk_sizes_holds_in_the_committed_run():
     results = json.loads((RESULTS / "bench.json").read_text())
     rows, hidden = results["meta"]["sizes"]["linear"][:2]
