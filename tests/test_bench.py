@@ -7,6 +7,7 @@ Timings are not asserted: they depend on the machine and on whatever else runs o
 import importlib.util
 import json
 import pathlib
+import re
 
 import pytest
 import torch
@@ -151,6 +152,17 @@ def test_the_readmes_make_measure_table_says_what_the_committed_measurements_hol
     assert rows[next(r for r in rows if r.startswith("bytes the heaviest page"))] == f"{figure('heaviest page'):,}"
     assert "(bce)" in next(name for name in figures if name.startswith("slowest")) and "chapter 1's" in readme
     assert "chapters_06" in next(name for name in figures if name.startswith("heaviest")) and "(chapter 6)" in readme
+
+
+def test_the_readmes_clean_clone_time_is_the_recorded_one():
+    record = (RESULTS / "clean-clone.txt").read_text()
+    minutes, seconds = re.search(r"^real\s+(\d+)m([\d.]+)s$", record, re.M).groups()
+    total = int(minutes) * 60 + round(float(seconds))
+    pytest_seconds = round(float(re.search(r" passed in ([\d.]+)s", record).group(1)))
+    readme = " ".join((ROOT / "README.md").read_text().split())
+    assert f"took {total // 60} min {total % 60} s" in readme
+    assert f"pytest's own share was {pytest_seconds // 60} min {pytest_seconds % 60} s" in readme
+    assert " failed" not in record
 
 
 def test_the_readmes_reading_of_the_chunk_sizes_holds_in_the_committed_run():
