@@ -12,7 +12,8 @@ Two families of methods, each on its own size:
   ``F.nll_loss`` on ``F.log_softmax`` and on ``log_softmax_log1p``.
 * **linear** (4096 x 1024 hidden states into 32000 classes, the gradients wanted for the hidden states and the
   weight): ``F.linear`` + ``F.cross_entropy``, torch's ``F.linear_cross_entropy`` (reference path, and chunked
-  through ``torch.nn.LinearCrossEntropyOptions()``), the book's fused ``linear_cross_entropy``.
+  through ``torch.nn.LinearCrossEntropyOptions()``), the book's fused ``linear_cross_entropy`` at its default chunk
+  size and at the chunk sizes of ``SWEEP_ROWS`` (memory against time).
 
 Label smoothing off and on, z-loss on for the fused loss and for the plain path it is compared with.
 
@@ -646,8 +647,8 @@ def chunk_size_section(results):
         table.append(row)
     at = f", {threads} thread{'s' if threads != 1 else ''}" if threads else ""
     return ["## The fused loss's chunk size: memory against time", "",
-            f"The default chunk is a memory budget, {hidden} // 16 = {default_chunk_size(rows, hidden)} rows here "
-            f"(xentbook.fused.default_chunk_size). Time ratios are the ratio of the medians, then [fastest / "
+            f"The default chunk is a memory budget (xentbook.fused.default_chunk_size: d // 16 rows, at least 16, at "
+            f"most m): {default_chunk_size(rows, hidden)} rows here, with d = {hidden}. Time ratios are the ratio of the medians, then [fastest / "
             f"slowest, slowest / fastest] of the repetitions: a range that contains 1 does not say which is faster.",
             "",
             _md_table(["rows per chunk", "forward+backward peak (MB)", f"peak / {PLAIN}'s",

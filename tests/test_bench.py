@@ -165,6 +165,11 @@ def test_the_readmes_clean_clone_time_is_the_recorded_one():
     assert " failed" not in record
 
 
+def test_the_committed_report_is_what_its_records_render_to():
+    results = json.loads((RESULTS / "bench.json").read_text())
+    assert bench.render(results, quick=False) == (RESULTS / "bench.md").read_text()
+
+
 def test_the_readmes_reading_of_the_chunk_sizes_holds_in_the_committed_run():
     results = json.loads((RESULTS / "bench.json").read_text())
     rows, hidden = results["meta"]["sizes"]["linear"][:2]
