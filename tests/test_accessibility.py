@@ -12,6 +12,7 @@ import pytest
 from bs4 import BeautifulSoup
 
 from conftest import ROOT, SITE, toc_pages
+from serving import WAIT_FOR_WIDGETS_AND_MATH  # tools/serving.py, on the path from conftest
 
 AXE = ROOT / "assets" / "node_modules" / "axe-core" / "axe.min.js"
 BLOCKING = {"serious", "critical"}
@@ -24,12 +25,7 @@ GENERIC_ALT = {"png", "jpg", "svg", "image", "img", "figure", "output", "plot", 
 
 READY_JS = """
 async () => {
-  const root = document.documentElement;
-  if (document.querySelector('script[type*="widget-state"]')) {
-    for (let i = 0; i < 600 && !root.dataset.widgetsReady; i++) await new Promise(r => setTimeout(r, 50));
-  }
-  if (window.MathJax && MathJax.startup && MathJax.startup.promise) await MathJax.startup.promise;
-  await new Promise(r => setTimeout(r, 400));  // the tab stops for what scrolls are set 150 ms after a change
+""" + WAIT_FOR_WIDGETS_AND_MATH + """  await new Promise(r => setTimeout(r, 400));  // the tab stops for what scrolls are set 150 ms after a change
   return {widgets: !document.querySelector('script[type*="widget-state"]') || !!root.dataset.widgetsReady,
           scrollStops: !!root.dataset.scrollStops};
 }

@@ -31,7 +31,7 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tools"))
 from notebooks import load_config  # noqa: E402
 from preflight import Missing, find_browser  # noqa: E402
-from serving import serve  # noqa: E402
+from serving import WAIT_FOR_WIDGETS_AND_MATH, serve  # noqa: E402
 
 SITE = ROOT / "_build" / "html"
 OUT = ROOT / "_build" / "pdf"
@@ -105,12 +105,7 @@ PREPARE_JS = """
 
 READY_JS = """
 async () => {
-  const root = document.documentElement;
-  if (document.querySelector('script[type*="widget-state"]')) {
-    for (let i = 0; i < 600 && !root.dataset.widgetsReady; i++) await new Promise(r => setTimeout(r, 50));
-  }
-  if (window.MathJax && MathJax.startup && MathJax.startup.promise) await MathJax.startup.promise;
-  await document.fonts.ready;
+""" + WAIT_FOR_WIDGETS_AND_MATH + """  await document.fonts.ready;
   await Promise.all([...document.images].map(img => img.complete ? null : new Promise(r => { img.onload = img.onerror = r; })));
   return !!root.dataset.widgetsReady || !document.querySelector('script[type*="widget-state"]');
 }

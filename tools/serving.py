@@ -6,6 +6,16 @@ import http.server
 import threading
 
 
+# The start of an async page script that waits for a served page of the book to settle: its widgets rendered
+# (assets/site/widgets.js sets data-widgets-ready) and MathJax typeset. It leaves `root`, the <html> element, defined.
+WAIT_FOR_WIDGETS_AND_MATH = """  const root = document.documentElement;
+  if (document.querySelector('script[type*="widget-state"]')) {
+    for (let i = 0; i < 600 && !root.dataset.widgetsReady; i++) await new Promise(r => setTimeout(r, 50));
+  }
+  if (window.MathJax && MathJax.startup && MathJax.startup.promise) await MathJax.startup.promise;
+"""
+
+
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):
     def log_message(self, *args):
         pass
