@@ -40,7 +40,9 @@ import sys
 import nbformat
 
 import myst_blocks  # tools/myst_blocks.py, beside this file: the MyST reader
-from notebooks import ROOT, BADGE_TAG, SETUP_TAG, badge_source, github_slug, load_config, toc_chapters, toc_pages
+from book_config import (  # tools/book_config.py: the pages and addresses _toc.yml and _config.yml give
+    BADGE_TAG, ROOT, SETUP_TAG, badge_source, github_slug, load_config, site_url, toc_chapters, toc_pages,
+)
 
 EDITION = ROOT / "colab"
 
@@ -63,15 +65,6 @@ LINK = re.compile(r"(?P<bang>!?)\[(?P<text>[^\]]*)\]\((?P<url>[^)\s]+)(?P<title>
 
 
 # --- Addresses -----------------------------------------------------------------------------------------------
-
-
-def site_url(config):
-    """The book's site, ending in '/': html.baseurl, else the GitHub Pages address of repository.url."""
-    base = (config.get("html") or {}).get("baseurl")
-    if not base:
-        owner, name = github_slug(config).split("/")
-        base = f"https://{owner.lower()}.github.io/{name}/"
-    return base.rstrip("/") + "/"
 
 
 def page_url(config, docname, anchor=None):
