@@ -178,6 +178,15 @@ def test_edition_keeps_the_chapter_numbers_its_exercises_and_folds_its_solutions
     folds = [cell for cell in copy.cells if cell.cell_type == "markdown" and cell.source.startswith("<details>")]
     assert len(folds) == exercises and all("<summary><strong>Solution</strong></summary>" in c.source for c in folds)
     assert all("```python" in fold.source for fold in folds), "a solution's code is in its fold"
+    # After each exercise, an empty code cell to work in, then the solution's fold.
+    for index, cell in enumerate(copy.cells):
+        if cell.cell_type == "markdown" and re.match(r"> \*\*Exercise ", cell.source):
+            workspace, after = copy.cells[index + 1], copy.cells[index + 2]
+            assert workspace.cell_type == "code" and workspace.source == "" and workspace.outputs == [], cell.source
+            assert workspace.metadata["tags"] == [colab_edition.WORKSPACE_TAG]
+            assert after.source.startswith("<details>\n<summary><strong>Solution"), cell.source[:60]
+    workspaces = [cell for cell in copy.cells if colab_edition.WORKSPACE_TAG in cell.metadata.get("tags", [])]
+    assert len(workspaces) == exercises
     # The badge opens this very edition; the set-up cell is shown; nothing is tagged for the site only.
     assert f"({tool.colab_url(config, path)})" in copy.cells[0].source
     assert "/colab/" in tool.colab_url(config, path)
@@ -186,7 +195,8 @@ def test_edition_keeps_the_chapter_numbers_its_exercises_and_folds_its_solutions
     assert not [cell for cell in copy.cells if set(cell.metadata.get("tags", [])) & colab_edition.SITE_ONLY_TAGS]
     # Every other code cell is the chapter's own, with its outputs, and the widget state comes along.
     kept = [cell for cell in chapter.cells if cell.cell_type == "code"]
-    assert len([cell for cell in copy.cells if cell.cell_type == "code"]) == len(kept) - solution_code_cells(chapter)
+    assert len([cell for cell in copy.cells if cell.cell_type == "code"]) == (
+        len(kept) - solution_code_cells(chapter) + len(workspaces))
     by_id = {cell.get("id"): cell for cell in copy.cells}
     for cell in kept:
         if cell.get("id") in by_id:

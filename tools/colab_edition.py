@@ -21,6 +21,8 @@ they are (nothing is re-executed) and rewrites only the Markdown (read by tools/
   anchor on the book's site, whose address is `html.baseurl` in _config.yml (or, if unset, the GitHub Pages address
   of `repository.url`); relative images point at the repository's raw files;
 - labels `(name)=`, comments `% ...`, block breaks `+++`, equation labels and directive options go;
+- every exercise is followed by an empty code cell (tagged `exercise-workspace`) to work in, before its solution's
+  fold;
 - cells tagged `remove-cell` are dropped except the Colab set-up cell, which is the reason the edition exists and
   is shown; `remove-input`/`hide-input` cells keep their code folded (`jupyter.source_hidden`, Colab's form view),
   `remove-output`/`hide-output` fold their outputs (`jupyter.outputs_hidden`).
@@ -55,6 +57,8 @@ ADMONITIONS = {
 DROPPED = {"toctree", "tableofcontents", "index", "solution-end", "exercise-end", "glossary-end"}
 PASSED_THROUGH = {"div", "container", "only", "grid", "grid-item", "grid-item-card", "tab-set", "raw", "cssclass"}
 CODE = {"code", "code-block", "sourcecode", "code-cell"}
+EXERCISE_ENDS = {"exercise", "exercise-end"}  # the cell an exercise ends in (gated exercises end in exercise-end)
+WORKSPACE_TAG = "exercise-workspace"  # the empty cell after each exercise, where the reader works
 SITE_ONLY_TAGS = {"remove-cell", "remove-input", "remove-output", "hide-input", "hide-output", "hide-cell"}
 
 # Not MyST: a difficulty "(★★)" in an exercise's title, and a Markdown link or image (`[text](url "title")`) in a
@@ -409,6 +413,14 @@ def edition_badge(config, notebook):
     )
 
 
+def workspace_cell(cell_id):
+    """An empty code cell for the reader's own attempt at an exercise (the edition's only cell the chapter lacks)."""
+    cell = nbformat.v4.new_code_cell("")
+    cell.id = cell_id
+    cell.metadata["tags"] = [WORKSPACE_TAG]
+    return cell
+
+
 def fold(cell, tags):
     """Carry a site-only tag over as the fold Jupyter and Colab understand (the tag itself goes)."""
     jupyter = dict(cell.metadata.get("jupyter", {}))
@@ -468,9 +480,10 @@ def build(notebook, book):
                 continue
             cell.source = converter.convert(cell.source)
             fold(cell, set())  # a Markdown cell's site-only tags mean nothing here
-            if not cell.source.strip():
-                continue
-            edition.cells.append(cell)
+            if cell.source.strip():
+                edition.cells.append(cell)
+            if name in EXERCISE_ENDS:  # a cell to work in, after the exercise and before its solution's fold
+                edition.cells.append(workspace_cell(new_id(cell_id, "workspace")))
             continue
         if solution is not None:
             solution.append(cell)
