@@ -349,3 +349,27 @@ def test_every_edition_chapter_runs_top_to_bottom_in_a_colab_like_environment(tm
     assert failed == [], "\n\n".join(failed)
     installed = subprocess.run([str(python), "-m", "pip", "show", "xentbook"], capture_output=True, text=True)
     assert "Name: xentbook" in installed.stdout, "the set-up cell did not install the book's package"
+
+
+def test_the_build_tools_import_one_another_without_a_cycle():
+    """tools/notebooks.py runs the Colab edition, so tools/colab_edition.py must not import it back: the names both
+    need live in tools/book_config.py."""
+    import ast
+
+    tools = ROOT / "tools"
+    names = {path.stem for path in tools.glob("*.py")}
+    imports = {}
+    for path in tools.glob("*.py"):
+        found = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                found |= {alias.name for alias in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                found.add(node.module)
+        imports[path.stem] = found & names - {path.stem}
+    assert "colab_edition" in imports["notebooks"] and "book_config" in imports["colab_edition"]
+
+    def reaches(start, goal, seen=()):
+        return any(nxt == goal or (nxt not in seen and reaches(nxt, goal, (*seen, nxt))) for nxt in imports[start])
+
+    assert [name for name in sorted(imports) if reaches(name, name)] == []
