@@ -9,6 +9,7 @@ import re
 import shlex
 import subprocess
 import sys
+import urllib.parse
 
 import pytest
 import yaml
@@ -113,7 +114,8 @@ def test_the_workflow_installs_with_the_pip_args_the_readme_recommends():
     assert 'PIP_ARGS="--extra-index-url <that index>"' in readme
     assert "CPU-only wheel index" in readme and "install selector" in readme
     index = workflow()["env"]["TORCH_CPU_INDEX"]
-    assert re.fullmatch(r".+", index), index  # PyTorch's own CPU index
+    parts = urllib.parse.urlsplit(index)  # PyTorch's own CPU-only index: its address is written only in the workflow
+    assert parts.scheme == "https" and parts.hostname.endswith(".pytorch.org") and parts.path == "/whl/cpu", index
     for words in commands():
         if words[0] == "make":  # every make target sets up .venv from requirements.txt: all of them need it
             assert "PIP_ARGS=--extra-index-url $TORCH_CPU_INDEX" in words, words
