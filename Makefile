@@ -3,7 +3,7 @@
 #
 # Settings (on the command line, e.g. `make test CHROMIUM=/opt/chrome/chrome`):
 #   PYTHON    the interpreter the virtual environment is made from (3.11 or newer)
-#   PIP_ARGS  extra pip arguments, e.g. PyTorch's CPU-only wheel index (see README, "Installing")
+#   PIP_ARGS  extra pip arguments, e.g. PyTorch's CPU-only wheel index (see README, "What a machine needs")
 #   CHROMIUM  the browser the tests drive; found on PATH when unset (tools/preflight.py)
 
 PYTHON ?= python3
@@ -80,7 +80,7 @@ pdf: check-book book  ## print the whole book into one PDF, _build/pdf/cross-ent
 bench: $(STAMP)  ## run the benchmarks (minutes; the report says how long); the tables go to _build/bench.md and _build/bench.json
 	$(BIN)/python benchmarks/bench_xent.py
 
-measure: check-book $(STAMP) $(NODE_STAMP)  ## time a site build, a one-chapter rebuild and make test (the README's table)
+measure: check-book $(STAMP) $(NODE_STAMP)  ## time a site build, a one-chapter rebuild and make test (benchmarks/README.md's table)
 	$(BIN)/python tools/measure.py
 
 clean:  ## remove the build (keeps .venv and node_modules)

@@ -8,8 +8,8 @@ import urllib.parse
 import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tools"))  # the tests import the build tools (notebooks.py, slides.py) by name
-from notebooks import toc_chapters, toc_pages  # noqa: E402,F401  re-exported: the tests read _toc.yml as the build does
+sys.path.insert(0, str(ROOT / "tools"))  # the tests import the build tools (book_config.py, notebooks.py, slides.py) by name
+from book_config import toc_chapters, toc_pages  # noqa: E402,F401  re-exported: the tests read _toc.yml as the build does
 from preflight import Missing, find_browser  # noqa: E402  the browser is found as `make test` finds it
 from serving import serve  # noqa: E402,F401  the site and slides are served as the PDF printer serves them
 SITE = ROOT / "_build" / "html"

@@ -122,21 +122,41 @@ def test_the_fused_losss_chunk_sizes_are_measured_side_by_side(quick_run):
 
 
 RESULTS = ROOT / "benchmarks" / "results"
+PAGE = ROOT / "benchmarks" / "README.md"  # the report's page: the measured figures, the full run and its reading
 
 
-def test_every_figure_the_readme_quotes_is_a_line_of_the_committed_full_run():
-    readme = (ROOT / "README.md").read_text()
-    quoted = readme.split("<!-- bench: copied from benchmarks/results/bench.md -->")[1].split("<!-- /bench -->")[0]
-    report = {line.lstrip("# ") for line in (RESULTS / "bench.md").read_text().splitlines()}
+def page():
+    """benchmarks/README.md as one line of words (its sentences wrap anywhere)."""
+    return " ".join(PAGE.read_text().split())
+
+
+def test_every_figure_the_benchmarks_page_quotes_is_a_line_of_the_committed_full_run():
+    quoted = PAGE.read_text().split("<!-- bench: copied from benchmarks/results/bench.md -->")[1].split("<!-- /bench -->")[0]
+    report = set((RESULTS / "bench.md").read_text().splitlines())
     lines = [line for line in quoted.splitlines() if line.strip()]
     assert len(lines) > 50
-    assert [line for line in lines if line.lstrip("# ") not in report] == []
+    # Each line is the report's, a heading one level down (the page's own section holds them).
+    assert [line for line in lines if (line[1:] if line.startswith("##") else line) not in report] == []
     assert "(full)" in (RESULTS / "bench.md").read_text().splitlines()[0]
 
 
-def test_the_readmes_make_measure_table_says_what_the_committed_measurements_hold():
+def test_the_benchmarks_page_says_what_load_the_committed_run_recorded():
+    results = json.loads((RESULTS / "bench.json").read_text())
+    meta = results["meta"]
+    during = [record[key][2] for record in results["records"] for key in ("load_before", "load_after")]
+    during.append(meta["load_after"][2])
+    threads = sorted({record["threads"] for record in results["records"]})
+    assert meta["load_before"][2] > meta["cpus"]  # the reason the page cannot say the machine was idle
+    assert (f"when the run started, the 15-minute load average was {meta['load_before'][2]}, above its "
+            f"{meta['cpus']} CPUs") in page()
+    assert f"it was between {min(during)} and {max(during)}, while the benchmark itself runs " + " or ".join(
+        map(str, threads)) + " threads" in page()
+    assert "nothing else running" not in page().split("## The benchmark")[1]
+
+
+def test_the_benchmarks_pages_make_measure_table_says_what_the_committed_measurements_hold():
     figures = json.loads((RESULTS / "measure.json").read_text())
-    readme = (ROOT / "README.md").read_text()
+    readme = PAGE.read_text()
 
     def figure(start):
         return next(value for name, value in figures.items() if name.startswith(start))
@@ -154,12 +174,12 @@ def test_the_readmes_make_measure_table_says_what_the_committed_measurements_hol
     assert "chapters_06" in next(name for name in figures if name.startswith("heaviest")) and "(chapter 6)" in readme
 
 
-def test_the_readmes_clean_clone_time_is_the_recorded_one():
+def test_the_benchmarks_pages_clean_clone_time_is_the_recorded_one():
     record = (RESULTS / "clean-clone.txt").read_text()
     minutes, seconds = re.search(r"^real\s+(\d+)m([\d.]+)s$", record, re.M).groups()
     total = int(minutes) * 60 + round(float(seconds))
     pytest_seconds = round(float(re.search(r" passed in ([\d.]+)s", record).group(1)))
-    readme = " ".join((ROOT / "README.md").read_text().split())
+    readme = page()
     assert f"took {total // 60} min {total % 60} s" in readme
     assert f"pytest's own share was {pytest_seconds // 60} min {pytest_seconds % 60} s" in readme
     assert " failed" not in record
@@ -170,7 +190,7 @@ def test_the_committed_report_is_what_its_records_render_to():
     assert bench.render(results, quick=False) == (RESULTS / "bench.md").read_text()
 
 
-def test_the_readmes_reading_of_the_chunk_sizes_holds_in_the_committed_run():
+def test_the_benchmarks_pages_reading_of_the_chunk_sizes_holds_in_the_committed_run():
     results = json.loads((RESULTS / "bench.json").read_text())
     rows, hidden = results["meta"]["sizes"]["linear"][:2]
     memory = results["memory"]["linear"]

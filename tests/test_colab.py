@@ -178,6 +178,15 @@ def test_edition_keeps_the_chapter_numbers_its_exercises_and_folds_its_solutions
     folds = [cell for cell in copy.cells if cell.cell_type == "markdown" and cell.source.startswith("<details>")]
     assert len(folds) == exercises and all("<summary><strong>Solution</strong></summary>" in c.source for c in folds)
     assert all("```python" in fold.source for fold in folds), "a solution's code is in its fold"
+    # After each exercise, an empty code cell to work in, then the solution's fold.
+    for index, cell in enumerate(copy.cells):
+        if cell.cell_type == "markdown" and re.match(r"> \*\*Exercise ", cell.source):
+            workspace, after = copy.cells[index + 1], copy.cells[index + 2]
+            assert workspace.cell_type == "code" and workspace.source == "" and workspace.outputs == [], cell.source
+            assert workspace.metadata["tags"] == [colab_edition.WORKSPACE_TAG]
+            assert after.source.startswith("<details>\n<summary><strong>Solution"), cell.source[:60]
+    workspaces = [cell for cell in copy.cells if colab_edition.WORKSPACE_TAG in cell.metadata.get("tags", [])]
+    assert len(workspaces) == exercises
     # The badge opens this very edition; the set-up cell is shown; nothing is tagged for the site only.
     assert f"({tool.colab_url(config, path)})" in copy.cells[0].source
     assert "/colab/" in tool.colab_url(config, path)
@@ -186,7 +195,8 @@ def test_edition_keeps_the_chapter_numbers_its_exercises_and_folds_its_solutions
     assert not [cell for cell in copy.cells if set(cell.metadata.get("tags", [])) & colab_edition.SITE_ONLY_TAGS]
     # Every other code cell is the chapter's own, with its outputs, and the widget state comes along.
     kept = [cell for cell in chapter.cells if cell.cell_type == "code"]
-    assert len([cell for cell in copy.cells if cell.cell_type == "code"]) == len(kept) - solution_code_cells(chapter)
+    assert len([cell for cell in copy.cells if cell.cell_type == "code"]) == (
+        len(kept) - solution_code_cells(chapter) + len(workspaces))
     by_id = {cell.get("id"): cell for cell in copy.cells}
     for cell in kept:
         if cell.get("id") in by_id:
@@ -339,3 +349,27 @@ def test_every_edition_chapter_runs_top_to_bottom_in_a_colab_like_environment(tm
     assert failed == [], "\n\n".join(failed)
     installed = subprocess.run([str(python), "-m", "pip", "show", "xentbook"], capture_output=True, text=True)
     assert "Name: xentbook" in installed.stdout, "the set-up cell did not install the book's package"
+
+
+def test_the_build_tools_import_one_another_without_a_cycle():
+    """tools/notebooks.py runs the Colab edition, so tools/colab_edition.py must not import it back: the names both
+    need live in tools/book_config.py."""
+    import ast
+
+    tools = ROOT / "tools"
+    names = {path.stem for path in tools.glob("*.py")}
+    imports = {}
+    for path in tools.glob("*.py"):
+        found = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                found |= {alias.name for alias in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                found.add(node.module)
+        imports[path.stem] = found & names - {path.stem}
+    assert "colab_edition" in imports["notebooks"] and "book_config" in imports["colab_edition"]
+
+    def reaches(start, goal, seen=()):
+        return any(nxt == goal or (nxt not in seen and reaches(nxt, goal, (*seen, nxt))) for nxt in imports[start])
+
+    assert [name for name in sorted(imports) if reaches(name, name)] == []

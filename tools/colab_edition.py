@@ -21,6 +21,8 @@ they are (nothing is re-executed) and rewrites only the Markdown (read by tools/
   anchor on the book's site, whose address is `html.baseurl` in _config.yml (or, if unset, the GitHub Pages address
   of `repository.url`); relative images point at the repository's raw files;
 - labels `(name)=`, comments `% ...`, block breaks `+++`, equation labels and directive options go;
+- every exercise is followed by an empty code cell (tagged `exercise-workspace`) to work in, before its solution's
+  fold;
 - cells tagged `remove-cell` are dropped except the Colab set-up cell, which is the reason the edition exists and
   is shown; `remove-input`/`hide-input` cells keep their code folded (`jupyter.source_hidden`, Colab's form view),
   `remove-output`/`hide-output` fold their outputs (`jupyter.outputs_hidden`).
@@ -40,7 +42,9 @@ import sys
 import nbformat
 
 import myst_blocks  # tools/myst_blocks.py, beside this file: the MyST reader
-from notebooks import ROOT, BADGE_TAG, SETUP_TAG, badge_source, github_slug, load_config, toc_chapters, toc_pages
+from book_config import (  # tools/book_config.py: the pages and addresses _toc.yml and _config.yml give
+    BADGE_TAG, ROOT, SETUP_TAG, badge_source, github_slug, load_config, site_url, toc_chapters, toc_pages,
+)
 
 EDITION = ROOT / "colab"
 
@@ -53,6 +57,8 @@ ADMONITIONS = {
 DROPPED = {"toctree", "tableofcontents", "index", "solution-end", "exercise-end", "glossary-end"}
 PASSED_THROUGH = {"div", "container", "only", "grid", "grid-item", "grid-item-card", "tab-set", "raw", "cssclass"}
 CODE = {"code", "code-block", "sourcecode", "code-cell"}
+EXERCISE_ENDS = {"exercise", "exercise-end"}  # the cell an exercise ends in (gated exercises end in exercise-end)
+WORKSPACE_TAG = "exercise-workspace"  # the empty cell after each exercise, where the reader works
 SITE_ONLY_TAGS = {"remove-cell", "remove-input", "remove-output", "hide-input", "hide-output", "hide-cell"}
 
 # Not MyST: a difficulty "(★★)" in an exercise's title, and a Markdown link or image (`[text](url "title")`) in a
@@ -63,15 +69,6 @@ LINK = re.compile(r"(?P<bang>!?)\[(?P<text>[^\]]*)\]\((?P<url>[^)\s]+)(?P<title>
 
 
 # --- Addresses -----------------------------------------------------------------------------------------------
-
-
-def site_url(config):
-    """The book's site, ending in '/': html.baseurl, else the GitHub Pages address of repository.url."""
-    base = (config.get("html") or {}).get("baseurl")
-    if not base:
-        owner, name = github_slug(config).split("/")
-        base = f"https://{owner.lower()}.github.io/{name}/"
-    return base.rstrip("/") + "/"
 
 
 def page_url(config, docname, anchor=None):
@@ -416,6 +413,14 @@ def edition_badge(config, notebook):
     )
 
 
+def workspace_cell(cell_id):
+    """An empty code cell for the reader's own attempt at an exercise (the edition's only cell the chapter lacks)."""
+    cell = nbformat.v4.new_code_cell("")
+    cell.id = cell_id
+    cell.metadata["tags"] = [WORKSPACE_TAG]
+    return cell
+
+
 def fold(cell, tags):
     """Carry a site-only tag over as the fold Jupyter and Colab understand (the tag itself goes)."""
     jupyter = dict(cell.metadata.get("jupyter", {}))
@@ -475,9 +480,10 @@ def build(notebook, book):
                 continue
             cell.source = converter.convert(cell.source)
             fold(cell, set())  # a Markdown cell's site-only tags mean nothing here
-            if not cell.source.strip():
-                continue
-            edition.cells.append(cell)
+            if cell.source.strip():
+                edition.cells.append(cell)
+            if name in EXERCISE_ENDS:  # a cell to work in, after the exercise and before its solution's fold
+                edition.cells.append(workspace_cell(new_id(cell_id, "workspace")))
             continue
         if solution is not None:
             solution.append(cell)

@@ -3,7 +3,7 @@
 sphinx-book-theme builds the Colab launch link from the page's own path (chapters/NN_name.ipynb) and offers the
 page's source for download. Both would hand a reader the MyST notebook, which neither Colab nor plain JupyterLab
 renders. The edition (colab/NN_name.ipynb, written by tools/colab_edition.py) reads cleanly there, so:
-- the Colab launch button of a chapter opens its edition (the address tools/notebooks.py's colab_url gives the
+- the Colab launch button of a chapter opens its edition (the address tools/book_config.py's colab_url gives the
   badges too);
 - when the build finishes, the edition is copied over the page's `_sources/…/NN_name.ipynb`, the file the theme's
   `.ipynb` download button links to.
@@ -18,13 +18,13 @@ TOOLS = pathlib.Path(__file__).resolve().parent
 if str(TOOLS) not in sys.path:
     sys.path.insert(0, str(TOOLS))
 
-import notebooks  # noqa: E402  (tools/notebooks.py, beside this file)
+import book_config  # noqa: E402  (tools/book_config.py, beside this file)
 
 
 def _edition(pagename):
     """The Colab edition of a page, if the page is a chapter notebook that has one."""
-    source = notebooks.ROOT / f"{pagename}.ipynb"
-    edition = notebooks.ROOT / notebooks.EDITION_DIR / source.name
+    source = book_config.ROOT / f"{pagename}.ipynb"
+    edition = book_config.ROOT / book_config.EDITION_DIR / source.name
     return edition if source.exists() and edition.exists() else None
 
 
@@ -33,7 +33,7 @@ def _point_colab_button_at_the_edition(app, pagename, templatename, context, doc
     edition = _edition(pagename)
     if edition is None:
         return
-    url = notebooks.colab_url(notebooks.load_config(), edition)
+    url = book_config.colab_url(book_config.load_config(), edition)
     for group in context.get("header_buttons", []):
         if group.get("label") != "launch-buttons":
             continue

@@ -1,4 +1,4 @@
-"""Time the book's commands, for the README's table: `make measure` (after `make book` has installed everything).
+"""Time the book's commands for the table in benchmarks/README.md: `make measure` (after `make book` installed all).
 
 1. the site build with everything installed: _build removed, then `make book` (no chapter is executed: the site
    shows the committed outputs);

@@ -29,7 +29,7 @@ from nbconvert.filters import markdown2html
 from traitlets.config import Config
 
 import myst_blocks  # tools/myst_blocks.py, beside this file: the MyST reader
-from notebooks import toc_chapters  # tools/notebooks.py, beside this file
+from book_config import toc_chapters  # tools/book_config.py, beside this file
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 OUT = ROOT / "_build" / "slides"
