@@ -16,30 +16,30 @@ def default_chunk_size(rows, in_features):
     return max(min(rows, max(in_features // 16, 16)), 1)
 
 
-def walk_chunks(ctx, x, W, b, target, grad_scale=None, z_coef=0.0):
-    """Row losses and z-loss terms, chunk_size rows at a time; given grad_scale, also the gradients of x, W and b
+def walk_chunks(ctx, h, W, b, target, grad_scale=None, z_coef=0.0):
+    """Row losses and z-loss terms, chunk_size rows at a time; given grad_scale, also the gradients of h, W and b
     (ctx holds the options, the chunk size and which gradients are needed)."""
-    ce, z_term = torch.empty((2, len(target)), dtype=x.dtype, device=x.device)
-    grad_x = torch.empty_like(x) if grad_scale is not None and ctx.needs[0] else None
+    ce, z_term = torch.empty((2, len(target)), dtype=h.dtype, device=h.device)
+    grad_h = torch.empty_like(h) if grad_scale is not None and ctx.needs[0] else None
     grad_W = torch.zeros_like(W) if grad_scale is not None and ctx.needs[1] else None
     grad_b = torch.zeros_like(b) if grad_scale is not None and ctx.needs[2] else None
     for start in range(0, len(target), ctx.chunk_size):
         rows = slice(start, start + ctx.chunk_size)
-        logits = torch.nn.functional.linear(x[rows], W, b)  # the only logits that ever exist: chunk x C
+        logits = torch.nn.functional.linear(h[rows], W, b)  # the only logits that ever exist: chunk x C
         scale = grad_scale[rows] if torch.is_tensor(grad_scale) and grad_scale.dim() else grad_scale
         coef = z_coef[rows] if torch.is_tensor(z_coef) and z_coef.dim() else z_coef
         ce[rows], lse = cross_entropy_rows(logits, target[rows], **ctx.options, out=logits, grad_scale=scale,
                                            z_coef=coef)
         kept = target[rows] != ctx.options["ignore_index"]
         z_term[rows] = torch.where(kept, ctx.z_loss * lse**2, 0.0)  # PaLM's z-loss, kept rows only
-        if grad_x is not None:  # logits now holds the chunk's gradient g: dL/dx = g W, dL/dW += g^T x
-            torch.mm(logits, W, out=grad_x[rows])
+        if grad_h is not None:  # logits now holds the chunk's gradient g: dL/dh = g W, dL/dW += g^T h
+            torch.mm(logits, W, out=grad_h[rows])
         if grad_W is not None:
-            grad_W.addmm_(logits.T, x[rows])
+            grad_W.addmm_(logits.T, h[rows])
         if grad_b is not None:
             grad_b += logits.sum(dim=0)
         del logits  # free this chunk's logits before the next chunk's are made
-    return ce, z_term, (grad_x, grad_W, grad_b)
+    return ce, z_term, (grad_h, grad_W, grad_b)
 
 
 class LinearCrossEntropy(torch.autograd.Function):
@@ -49,7 +49,7 @@ class LinearCrossEntropy(torch.autograd.Function):
     def forward(ctx, input, linear_weight, linear_bias, target, weight, ignore_index, reduction, label_smoothing,
                 z_loss, chunk_size, out_dtype, grad_enabled):
         compute = torch.promote_types(input.dtype, torch.float32)  # float16 and bfloat16 are computed in float32
-        x, W = input.to(compute), linear_weight.to(compute)
+        h, W = input.to(compute), linear_weight.to(compute)
         b = linear_bias.to(compute) if linear_bias is not None else None
         kept = target != ignore_index
         total, count = torch.ones((), dtype=compute), torch.ones((), dtype=compute)
@@ -64,9 +64,9 @@ class LinearCrossEntropy(torch.autograd.Function):
         ctx.save_for_backward(input, linear_weight, linear_bias, target)  # the inputs themselves: no copy
         ctx.grads = None
         if reduction == "none" or not any(ctx.needs):  # no gradients now ("none": grad_output scales each row)
-            ce, z_term, _ = walk_chunks(ctx, x, W, b, target)
+            ce, z_term, _ = walk_chunks(ctx, h, W, b, target)
         else:
-            ce, z_term, ctx.grads = walk_chunks(ctx, x, W, b, target, ctx.grad_scale, ctx.z_coef)
+            ce, z_term, ctx.grads = walk_chunks(ctx, h, W, b, target, ctx.grad_scale, ctx.z_coef)
         if reduction == "none":
             return (ce + z_term).to(out_dtype)
         return (ce.sum() / total + z_term.sum() / count).to(out_dtype)
@@ -82,10 +82,10 @@ class LinearCrossEntropy(torch.autograd.Function):
             grads = [None if g is None else g.mul_(scale) for g in grads]
         else:  # "none", or a second backward (retain_graph=True): walk the chunks again, scaled by grad_output
             input, linear_weight, linear_bias, target = ctx.saved_tensors
-            x, W = input.to(ctx.compute), linear_weight.to(ctx.compute)
+            h, W = input.to(ctx.compute), linear_weight.to(ctx.compute)
             b = linear_bias.to(ctx.compute) if linear_bias is not None else None
             with torch.autocast(input.device.type, enabled=False):  # as in the forward, whatever the caller's
-                _, _, grads = walk_chunks(ctx, x, W, b, target, scale * ctx.grad_scale, scale * ctx.z_coef)
+                _, _, grads = walk_chunks(ctx, h, W, b, target, scale * ctx.grad_scale, scale * ctx.z_coef)
         grads = [None if g is None else g.to(dtype) for g, dtype in zip(grads, ctx.dtypes)]
         return (*grads, None, None, None, None, None, None, None, None, None)
 
