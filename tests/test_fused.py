@@ -96,22 +96,53 @@ def test_fused_every_row_ignored_gives_what_f_cross_entropy_gives():
             torch.testing.assert_close(mine, expected, equal_nan=True)
 
 
-def test_fused_backward_runs_twice_with_retain_graph_passes_gradcheck_and_refuses_double_backward():
+@pytest.mark.parametrize("use_bias", [False, True], ids=["no bias", "bias"])
+def test_fused_backward_runs_twice_with_retain_graph_passes_gradcheck_and_refuses_double_backward(use_bias):
     x, W, b, target, weight = problem(rows=7, in_features=3, classes=5)
-    leaves = [t.clone().requires_grad_() for t in (x, W, b)]
-    loss = linear_cross_entropy(leaves[0], leaves[1], target, linear_bias=leaves[2], chunk_size=3)
-    loss.backward(retain_graph=True)
-    first = [t.grad.clone() for t in leaves]
-    loss.backward()
-    for leaf, once in zip(leaves, first):
-        torch.testing.assert_close(leaf.grad, 2 * once, rtol=0, atol=0)
+    b = b if use_bias else None
     for reduction in ("mean", "sum", "none"):
+        leaves = [None if t is None else t.clone().requires_grad_() for t in (x, W, b)]
+        loss = linear_cross_entropy(leaves[0], leaves[1], target, linear_bias=leaves[2], reduction=reduction,
+                                    chunk_size=3)
+        loss.backward(torch.ones_like(loss), retain_graph=True)
+        first = [t.grad.clone() for t in leaves if t is not None]
+        loss.backward(torch.ones_like(loss))
+        for leaf, once in zip([t for t in leaves if t is not None], first):
+            torch.testing.assert_close(leaf.grad, 2 * once, rtol=0, atol=0)
         assert torch.autograd.gradcheck(
-            lambda p, q, r: linear_cross_entropy(p, q, target, linear_bias=r, weight=weight, reduction=reduction,
-                                                 label_smoothing=0.2, z_loss=0.1, chunk_size=3),
-            [t.detach().clone().requires_grad_() for t in (x, W, b)])
+            lambda p, q, *r: linear_cross_entropy(p, q, target, linear_bias=r[0] if r else None, weight=weight,
+                                                  reduction=reduction, label_smoothing=0.2, z_loss=0.1, chunk_size=3),
+            [t.detach().clone().requires_grad_() for t in (x, W, b) if t is not None])
     with pytest.raises(RuntimeError, match="no double backward"):
         torch.autograd.grad(linear_cross_entropy(leaves[0], leaves[1], target), leaves[0], create_graph=True)
+
+
+@pytest.mark.parametrize("use_bias", [False, True], ids=["no bias", "bias"])
+@pytest.mark.parametrize("reduction, scale", [("mean", 1.0), ("mean", 1.3), ("sum", 1.0), ("none", None)])
+def test_fused_second_backward_after_in_place_hooks_gives_what_f_linear_and_f_cross_entropy_give(use_bias, reduction,
+                                                                                               scale):
+    """Hooks that change the gradient in place (on a non-leaf hidden state and on the leaves W and b) must not
+    reach what the loss keeps for a second backward(retain_graph=True)."""
+    x, W, b, target, weight = problem()
+    b = b if use_bias else None
+    grad_output = torch.rand(23, dtype=torch.float64) if scale is None else torch.tensor(scale, dtype=torch.float64)
+    results = []
+    for loss_fn in (linear_cross_entropy, reference):
+        leaves = [None if t is None else t.clone().requires_grad_() for t in (x, W, b)]
+        hidden = leaves[0] * 1.0  # not a leaf: its gradient flows on to x
+        hidden.register_hook(lambda g: g.mul_(2))
+        leaves[1].register_hook(lambda g: g.mul_(3))
+        if use_bias:
+            leaves[2].register_hook(lambda g: g.mul_(-1))
+        loss = loss_fn(hidden, leaves[1], target, linear_bias=leaves[2], weight=weight, reduction=reduction,
+                       label_smoothing=0.1, z_loss=0.01, **(dict(chunk_size=4) if loss_fn is linear_cross_entropy
+                                                            else {}))
+        loss.backward(grad_output, retain_graph=True)
+        once = [t.grad.clone() for t in leaves if t is not None]
+        loss.backward(grad_output)
+        results.append(once + [t.grad for t in leaves if t is not None])
+    for mine, expected in zip(*results):
+        torch.testing.assert_close(mine, expected, rtol=0, atol=1e-9)
 
 
 @pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
@@ -129,9 +160,57 @@ def test_fused_in_half_precision_returns_torchs_dtypes_and_scaled_gradients_do_n
         assert (mine == 0).sum() == (expected.to(dtype) == 0).sum()  # no underflow: only the padding rows' zeros
     if dtype == torch.float16:  # the test can fail: the unscaled float16 gradient of W underflows
         assert ((exact[2] / scale.double()).to(dtype) == 0).sum() > 0
-    with torch.autocast("cpu"):
-        assert linear_cross_entropy(x.float(), W.float(), target).dtype == torch.float32
-        assert F.cross_entropy(F.linear(x.float(), W.float()), target).dtype == torch.float32
+
+
+@pytest.mark.parametrize("autocast_dtype", [torch.bfloat16, torch.float16])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16, torch.float64])
+@pytest.mark.parametrize("reduction", ["mean", "none"])
+def test_fused_under_autocast_returns_torchs_dtypes_and_computes_in_float32(autocast_dtype, dtype, reduction):
+    x, W, b, target, _ = problem(rows=16, in_features=32, classes=300, dtype=dtype)
+    results = {}
+    for name, loss_fn, autocast in [("ours", linear_cross_entropy, True), ("ours, no autocast", linear_cross_entropy,
+                                    False), ("torch", F.linear_cross_entropy, True), ("plain", reference, True)]:
+        with torch.autocast("cpu", dtype=autocast_dtype, enabled=autocast):
+            results[name] = loss_and_grads(loss_fn, x, W, b, target, reduction=reduction)
+    dtypes = {name: [t.dtype for t in result] for name, result in results.items()}
+    assert dtypes["ours"] == dtypes["torch"] == dtypes["plain"], dtypes
+    assert dtypes["ours"][0] == (torch.float64 if dtype == torch.float64 else torch.float32)
+    for mine, without in zip(results["ours"], results["ours, no autocast"]):  # autocast changes nothing inside
+        torch.testing.assert_close(mine.to(without.dtype), without, rtol=0, atol=0)
+    if dtype != torch.float64:  # torch computes the logits in autocast's 16-bit format, ours in float32
+        assert not torch.equal(results["torch"][0], results["ours"][0])
+
+
+def test_fused_under_no_grad_computes_no_gradient():
+    """Under torch.no_grad() with parameters that require grad: one product per chunk (z_c = h_c W^T, no g_c W nor
+    g_c^T h_c) and no buffer the size of the weight's gradient; the same loss."""
+    from torch.utils._python_dispatch import TorchDispatchMode
+
+    class CountProducts(TorchDispatchMode):
+        def __init__(self):
+            super().__init__()
+            self.products = 0
+
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            self.products += str(func).startswith(("aten.mm.", "aten.addmm", "aten.linear.", "aten.matmul."))
+            return func(*args, **(kwargs or {}))
+
+    generator = torch.Generator().manual_seed(0)
+    x = torch.randn(64, 128, generator=generator).requires_grad_()
+    W = (torch.randn(2000, 128, generator=generator) / 8).requires_grad_()
+    target = torch.randint(0, 2000, (64,), generator=generator)
+    with_grad = linear_cross_entropy(x, W, target, chunk_size=16)
+    assert peak_memory(lambda: linear_cross_entropy(x, W, target, chunk_size=16)) > W.numel() * W.element_size()
+    for reduction in ("mean", "sum", "none"):
+        with torch.no_grad():
+            loss = linear_cross_entropy(x, W, target, reduction=reduction, chunk_size=16)
+            peak = peak_memory(lambda: linear_cross_entropy(x, W, target, reduction=reduction, chunk_size=16))
+            with CountProducts() as counter:
+                linear_cross_entropy(x, W, target, reduction=reduction, chunk_size=16)
+        assert not loss.requires_grad and counter.products == 64 // 16, (reduction, counter.products)
+        assert peak < W.numel() * W.element_size() / 4, reduction  # the chunk's logits (16 x 2000), not 2000 x 128
+        if reduction == "mean":
+            torch.testing.assert_close(loss, with_grad.detach(), rtol=0, atol=0)
 
 
 def test_fused_peak_memory_is_under_a_tenth_of_f_linear_then_f_cross_entropy():
@@ -191,6 +270,10 @@ def test_empty_input_gives_what_f_cross_entropy_gives():
     (lambda x, W, t: linear_cross_entropy(x, W, t, reduction="avg"), ValueError, "reduction='avg'"),
     (lambda x, W, t: linear_cross_entropy(x, W, t, z_loss=-1.0), ValueError, "z_loss=-1.0"),
     (lambda x, W, t: linear_cross_entropy(x, W, torch.full_like(t, 13)), IndexError, "target 13 is out of bounds"),
+    (lambda x, W, t: linear_cross_entropy(x.float(), W, t), ValueError, "dtypes [torch.float32, torch.float64]"),
+    (lambda x, W, t: linear_cross_entropy(x, W, t, linear_bias=torch.ones(13)), ValueError, "differ: give one dtype"),
+    (lambda x, W, t: linear_cross_entropy(x, W, t, weight=torch.ones(13)), ValueError, "differ: give one dtype"),
+    (lambda x, W, t: linear_cross_entropy(x, W, t.int()), ValueError, "target of dtype torch.int32"),
 ])
 def test_fused_refuses_what_it_does_not_support_with_an_error_naming_the_option(call, error, words):
     x, W, _, target, _ = problem()

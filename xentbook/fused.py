@@ -16,30 +16,30 @@ def default_chunk_size(rows, in_features):
     return max(min(rows, max(in_features // 16, 16)), 1)
 
 
-def walk_chunks(ctx, x, W, b, target, grad_scale=None, z_coef=0.0):
-    """Row losses and z-loss terms, chunk_size rows at a time; given grad_scale, also the gradients of x, W and b
+def walk_chunks(ctx, h, W, b, target, grad_scale=None, z_coef=0.0):
+    """Row losses and z-loss terms, chunk_size rows at a time; given grad_scale, also the gradients of h, W and b
     (ctx holds the options, the chunk size and which gradients are needed)."""
-    ce, z_term = torch.empty((2, len(target)), dtype=x.dtype, device=x.device)
-    grad_x = torch.empty_like(x) if grad_scale is not None and ctx.needs[0] else None
+    ce, z_term = torch.empty((2, len(target)), dtype=h.dtype, device=h.device)
+    grad_h = torch.empty_like(h) if grad_scale is not None and ctx.needs[0] else None
     grad_W = torch.zeros_like(W) if grad_scale is not None and ctx.needs[1] else None
     grad_b = torch.zeros_like(b) if grad_scale is not None and ctx.needs[2] else None
     for start in range(0, len(target), ctx.chunk_size):
         rows = slice(start, start + ctx.chunk_size)
-        logits = torch.nn.functional.linear(x[rows], W, b)  # the only logits that ever exist: chunk x C
+        logits = torch.nn.functional.linear(h[rows], W, b)  # the only logits that ever exist: chunk x C
         scale = grad_scale[rows] if torch.is_tensor(grad_scale) and grad_scale.dim() else grad_scale
         coef = z_coef[rows] if torch.is_tensor(z_coef) and z_coef.dim() else z_coef
         ce[rows], lse = cross_entropy_rows(logits, target[rows], **ctx.options, out=logits, grad_scale=scale,
                                            z_coef=coef)
         kept = target[rows] != ctx.options["ignore_index"]
         z_term[rows] = torch.where(kept, ctx.z_loss * lse**2, 0.0)  # PaLM's z-loss, kept rows only
-        if grad_x is not None:  # logits now holds the chunk's gradient g: dL/dx = g W, dL/dW += g^T x
-            torch.mm(logits, W, out=grad_x[rows])
+        if grad_h is not None:  # logits now holds the chunk's gradient g: dL/dh = g W, dL/dW += g^T h
+            torch.mm(logits, W, out=grad_h[rows])
         if grad_W is not None:
-            grad_W.addmm_(logits.T, x[rows])
+            grad_W.addmm_(logits.T, h[rows])
         if grad_b is not None:
             grad_b += logits.sum(dim=0)
         del logits  # free this chunk's logits before the next chunk's are made
-    return ce, z_term, (grad_x, grad_W, grad_b)
+    return ce, z_term, (grad_h, grad_W, grad_b)
 
 
 class LinearCrossEntropy(torch.autograd.Function):
@@ -47,9 +47,9 @@ class LinearCrossEntropy(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, input, linear_weight, linear_bias, target, weight, ignore_index, reduction, label_smoothing,
-                z_loss, chunk_size, out_dtype):
+                z_loss, chunk_size, out_dtype, grad_enabled):
         compute = torch.promote_types(input.dtype, torch.float32)  # float16 and bfloat16 are computed in float32
-        x, W = input.to(compute), linear_weight.to(compute)
+        h, W = input.to(compute), linear_weight.to(compute)
         b = linear_bias.to(compute) if linear_bias is not None else None
         kept = target != ignore_index
         total, count = torch.ones((), dtype=compute), torch.ones((), dtype=compute)
@@ -57,16 +57,18 @@ class LinearCrossEntropy(torch.autograd.Function):
             count = kept.sum().to(compute)
             total = weight[target[kept]].sum() if weight is not None else count
         ctx.options = dict(weight=weight, ignore_index=ignore_index, label_smoothing=label_smoothing)
-        ctx.reduction, ctx.z_loss, ctx.chunk_size = reduction, z_loss, chunk_size
+        ctx.reduction, ctx.z_loss, ctx.chunk_size, ctx.compute = reduction, z_loss, chunk_size, compute
         ctx.grad_scale, ctx.z_coef = 1 / total, z_loss / count
         ctx.dtypes = input.dtype, linear_weight.dtype, None if linear_bias is None else linear_bias.dtype
-        ctx.needs = ctx.needs_input_grad[:3]
-        if reduction == "none":  # grad_output has one number per row: the gradients wait for the backward
-            ce, z_term, _ = walk_chunks(ctx, x, W, b, target)
-            ctx.save_for_backward(x, W, b, target)
+        ctx.needs = [grad_enabled and needed for needed in ctx.needs_input_grad[:3]]  # none under torch.no_grad()
+        ctx.save_for_backward(input, linear_weight, linear_bias, target)  # the inputs themselves: no copy
+        ctx.grads = None
+        if reduction == "none" or not any(ctx.needs):  # no gradients now ("none": grad_output scales each row)
+            ce, z_term, _ = walk_chunks(ctx, h, W, b, target)
+        else:
+            ce, z_term, ctx.grads = walk_chunks(ctx, h, W, b, target, ctx.grad_scale, ctx.z_coef)
+        if reduction == "none":
             return (ce + z_term).to(out_dtype)
-        ce, z_term, grads = walk_chunks(ctx, x, W, b, target, ctx.grad_scale, ctx.z_coef)
-        ctx.save_for_backward(*grads)
         return (ce.sum() / total + z_term.sum() / count).to(out_dtype)
 
     @staticmethod
@@ -74,16 +76,18 @@ class LinearCrossEntropy(torch.autograd.Function):
         if torch.is_grad_enabled():
             raise RuntimeError("linear_cross_entropy has no double backward (create_graph=True): its gradients are "
                                "written by hand; use F.cross_entropy(F.linear(...)) for higher-order derivatives")
-        if ctx.reduction == "none":  # walk the chunks again, each row's gradient scaled by its grad_output
-            x, W, b, target = ctx.saved_tensors
-            scale = grad_output.to(x.dtype)
-            _, _, grads = walk_chunks(ctx, x, W, b, target, scale, ctx.z_loss * scale)
-        else:  # the gradients are ready, unscaled: scale them (new tensors: the backward may run again)
-            grads = ctx.saved_tensors
-            if not torch.all(grad_output == 1):
-                grads = [None if g is None else g * grad_output.to(g.dtype) for g in grads]
+        scale = grad_output.to(ctx.compute)
+        if ctx.grads is not None:  # the forward's gradients, handed over: a hook may change them in place
+            grads, ctx.grads = ctx.grads, None
+            grads = [None if g is None else g.mul_(scale) for g in grads]
+        else:  # "none", or a second backward (retain_graph=True): walk the chunks again, scaled by grad_output
+            input, linear_weight, linear_bias, target = ctx.saved_tensors
+            h, W = input.to(ctx.compute), linear_weight.to(ctx.compute)
+            b = linear_bias.to(ctx.compute) if linear_bias is not None else None
+            with torch.autocast(input.device.type, enabled=False):  # as in the forward, whatever the caller's
+                _, _, grads = walk_chunks(ctx, h, W, b, target, scale * ctx.grad_scale, scale * ctx.z_coef)
         grads = [None if g is None else g.to(dtype) for g, dtype in zip(grads, ctx.dtypes)]
-        return (*grads, None, None, None, None, None, None, None, None)
+        return (*grads, None, None, None, None, None, None, None, None, None)
 
 
 def linear_cross_entropy(input, linear_weight, target, *, linear_bias=None, weight=None, ignore_index=-100,
@@ -107,12 +111,19 @@ def linear_cross_entropy(input, linear_weight, target, *, linear_bias=None, weig
         raise ValueError(f"chunk_size={chunk_size!r} is not supported: give a whole number >= 1 (None: the default)")
     rows, in_features = input.reshape(-1, input.shape[-1]).shape
     chunk_size = chunk_size or default_chunk_size(rows, in_features)
-    device = input.device.type
-    out_dtype = torch.float32 if torch.is_autocast_enabled(device) else input.dtype
-    with torch.autocast(device, enabled=False):  # dtypes are handled here, explicitly
+    device, compute = input.device.type, torch.promote_types(input.dtype, torch.float32)
+    autocast = torch.is_autocast_enabled(device)
+    dtypes = [t.dtype for t in (input, linear_weight, linear_bias, weight) if t is not None]
+    if len(set(dtypes)) > 1 and not (autocast and torch.float64 not in dtypes):  # what F.linear refuses
+        raise ValueError(f"input, linear_weight, linear_bias and weight of dtypes {dtypes} differ: give one dtype "
+                         f"(or, under autocast, no float64)")
+    if target.dtype not in (torch.int64, torch.uint8):
+        raise ValueError(f"target of dtype {target.dtype} is not supported: give int64 (or uint8) class indices")
+    out_dtype = compute if autocast else input.dtype  # what F.linear_cross_entropy returns
+    with torch.autocast(device, enabled=False):  # dtypes are handled here, explicitly: float32 at least
         if weight is not None:
-            weight = weight.to(torch.promote_types(input.dtype, torch.float32))
+            weight = weight.to(compute)
         loss = LinearCrossEntropy.apply(input.reshape(rows, in_features), linear_weight, linear_bias,
                                         target.reshape(-1).long(), weight, ignore_index, reduction,
-                                        label_smoothing, z_loss, chunk_size, out_dtype)
+                                        label_smoothing, z_loss, chunk_size, out_dtype, torch.is_grad_enabled())
     return loss.reshape(target.shape) if reduction == "none" else loss
