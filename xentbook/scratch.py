@@ -39,5 +39,7 @@ def log_softmax(x):
 
 def nll(input, target):
     """Negative log-likelihood: minus each row's log-probability of its target, averaged."""
-    m = target.shape[0]
+    m, C = input.shape
+    if ((target < 0) | (target >= C)).any():
+        raise IndexError(f"target out of bounds: the classes are 0 to {C - 1}")
     return -input[range(m), target].mean()
