@@ -31,9 +31,9 @@ def nl(input, target):
     return -torch.log(probs[range(m), target]).mean()
 
 
-def log_softmax(x):
-    """Stable log-softmax over the last dimension: (x - max) - log(sum(exp(x - max)))."""
-    shifted = x - x.max(dim=-1, keepdim=True).values
+def log_softmax(logits):
+    """Stable log-softmax over the last dimension: (z - max) - log(sum(exp(z - max)))."""
+    shifted = logits - logits.max(dim=-1, keepdim=True).values
     return shifted - torch.log(torch.exp(shifted).sum(dim=-1, keepdim=True))
 
 
