@@ -31,13 +31,15 @@ def nl(input, target):
     return -torch.log(probs[range(m), target]).mean()
 
 
-def log_softmax(x):
-    """Stable log-softmax over the last dimension: (x - max) - log(sum(exp(x - max)))."""
-    shifted = x - x.max(dim=-1, keepdim=True).values
+def log_softmax(logits):
+    """Stable log-softmax over the last dimension: (z - max) - log(sum(exp(z - max)))."""
+    shifted = logits - logits.max(dim=-1, keepdim=True).values
     return shifted - torch.log(torch.exp(shifted).sum(dim=-1, keepdim=True))
 
 
 def nll(input, target):
     """Negative log-likelihood: minus each row's log-probability of its target, averaged."""
-    m = target.shape[0]
+    m, C = input.shape
+    if ((target < 0) | (target >= C)).any():
+        raise IndexError(f"target out of bounds: the classes are 0 to {C - 1}")
     return -input[range(m), target].mean()
