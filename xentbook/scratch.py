@@ -18,9 +18,9 @@ def bce(probs, target):
     return -(target * torch.log(probs) + (1 - target) * torch.log(1 - probs)).mean()
 
 
-def softmax(x):
-    """Softmax over the last dimension: exp(x) divided by its row sum."""
-    exps = torch.exp(x)
+def softmax(logits):
+    """Softmax over the last dimension: exp(logits) divided by its row sum."""
+    exps = torch.exp(logits)
     return exps / exps.sum(dim=-1, keepdim=True)
 
 
