@@ -26,6 +26,8 @@ def softmax(logits):
 
 def nl(input, target):
     """Naive loss: softmax, pick each row's target probability, -log, mean."""
+    if input.dim() != 2 or target.shape != input.shape[:1] or (target < 0).any():
+        raise ValueError("nl takes logits of shape (m, C) and m class indices from 0 to C - 1")
     probs = softmax(input)
     m = target.shape[0]
     return -torch.log(probs[range(m), target]).mean()
