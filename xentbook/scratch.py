@@ -15,6 +15,8 @@ def sigmoid(z):
 
 def bce(probs, target):
     """Binary cross entropy, averaged: -(y log p + (1 - y) log(1 - p))."""
+    if probs.shape != target.shape or not ((probs >= 0) & (probs <= 1)).all():
+        raise ValueError("bce takes probabilities from 0 to 1 and a target of the same shape")
     return -(target * torch.log(probs) + (1 - target) * torch.log(1 - probs)).mean()
 
 
