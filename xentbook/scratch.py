@@ -15,17 +15,21 @@ def sigmoid(z):
 
 def bce(probs, target):
     """Binary cross entropy, averaged: -(y log p + (1 - y) log(1 - p))."""
+    if probs.shape != target.shape or not ((probs >= 0) & (probs <= 1)).all():
+        raise ValueError("bce takes probabilities from 0 to 1 and a target of the same shape")
     return -(target * torch.log(probs) + (1 - target) * torch.log(1 - probs)).mean()
 
 
-def softmax(x):
-    """Softmax over the last dimension: exp(x) divided by its row sum."""
-    exps = torch.exp(x)
+def softmax(logits):
+    """Softmax over the last dimension: exp(logits) divided by its row sum."""
+    exps = torch.exp(logits)
     return exps / exps.sum(dim=-1, keepdim=True)
 
 
 def nl(input, target):
     """Naive loss: softmax, pick each row's target probability, -log, mean."""
+    if input.dim() != 2 or target.shape != input.shape[:1] or (target < 0).any():
+        raise ValueError("nl takes logits of shape (m, C) and m class indices from 0 to C - 1")
     probs = softmax(input)
     m = target.shape[0]
     return -torch.log(probs[range(m), target]).mean()
