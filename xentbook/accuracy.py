@@ -1,8 +1,9 @@
 """Accuracy of log-softmax in float32, counted in ulps (chapter 9).
 
 ``log_softmax_log1p`` is the chapter's lesson and is defined, to the letter, in a cell of
-``chapters/09_accuracy.ipynb``. Everything else here is measuring equipment the chapter imports: the ulp counter,
-the reference, the three input families, the four methods and ``ulp_report``, which the benchmark reuses.
+``chapters/09_accuracy.ipynb``, which also proves its error bound (``log1p_ulp_bound``). Everything else here is
+measuring equipment the chapter imports: the ulp counter, the references, the three input families, the four
+methods and ``ulp_report``, which the benchmark reuses.
 
 The last digits of an ulp count depend on the CPU: PyTorch picks its ``exp``, ``log`` and sum kernels for the
 machine it runs on (plain C++, AVX2 or AVX-512), and they round differently. ``ulp_bucket`` turns a count into a
@@ -20,20 +21,20 @@ from xentbook.scratch import log_softmax
 FAMILIES = ("ordinary", "shifted", "dominant")
 SHIFT = 1e4  # added to every logit of the "shifted" family
 GAP = 30.0  # how far the "dominant" family's target logit sits above the row's other logits
-LOG1P_ULP_BOUND = 4  # log_softmax_log1p's largest error, in float32 ulps, on every family at 10 to 32000 classes
+LOG1P_ULP_BOUND = 0.51  # log_softmax_log1p's proven error bound, float32 ulps, for float32 logits, up to 2**20 classes
+
+
+def log1p_ulp_bound(classes):
+    """Chapter 9's proven bound on log_softmax_log1p's error, float32 ulps, float32 logits: 0.5 + (C + 800) 2^-28."""
+    return 0.5 + (classes + 800) * 2.0**-28
 
 
 def log_softmax_log1p(x):
-    """Log-softmax with log1p (Blanchard, Higham & Higham 2021), the rounding of x - max made up for (TwoSum)."""
+    """Log-softmax with log1p (Blanchard, Higham & Higham 2021), from the shift on in float64, rounded once."""
     max_values, argmax = x.max(dim=-1, keepdim=True)
-    shifted = x - max_values  # rounded; x - max = shifted + lost exactly (Knuth's TwoSum, below)
-    with torch.no_grad():  # lost is a rounding error: no gradient flows through it
-        back = shifted + max_values
-        lost = ((x - back) - (max_values + (shifted - back))).nan_to_num(nan=0.0)  # nan where a logit is -inf
-    others = torch.exp(shifted).scatter(-1, argmax, 0.0)
-    # exp(shifted + lost) = exp(shifted) (1 + lost), to rounding: lost is at most half an ulp of shifted
-    others_sum = others.sum(dim=-1, keepdim=True) + (others * lost).sum(dim=-1, keepdim=True)
-    return shifted - torch.log1p(others_sum)
+    shifted = x.double() - max_values.double()  # z - M in float64: exact unless their exponents differ by over 28
+    others = torch.exp(shifted).scatter(-1, argmax, 0.0)  # the terms of s: every exp(z_k - M) but the largest one
+    return (shifted - torch.log1p(others.sum(dim=-1, keepdim=True))).to(x.dtype)
 
 
 def ulp(reference):
@@ -48,13 +49,18 @@ def ulp_error(computed, reference):
 
 
 def exact_log_softmax(row, digits=50):
-    """Log-softmax of a 1-D tensor in decimal arithmetic with `digits` significant digits, rounded to float64."""
+    """Log-softmax of a 1-D tensor in decimal arithmetic, `digits` significant digits per entry, rounded to float64."""
     context = decimal.Context(prec=digits)
     values = [decimal.Decimal(v) for v in row.to(torch.float64).tolist()]  # exact: every float is a decimal
     largest = max(values)
-    total = sum((context.exp(context.subtract(v, largest)) for v in values), decimal.Decimal(0))
-    lse = context.add(largest, context.ln(total))
-    return torch.tensor([float(context.subtract(v, lse)) for v in values], dtype=torch.float64)
+    top = values.index(largest)
+    others = sum((context.exp(context.subtract(v, largest)) for k, v in enumerate(values) if k != top),
+                 decimal.Decimal(0))
+    # log1p(others): 1 + others needs enough digits to keep `digits` of a tiny `others`
+    wide = decimal.Context(prec=digits + max(0, -others.adjusted()))
+    log1p = wide.ln(wide.add(1, others))
+    return torch.tensor([float(context.subtract(context.subtract(v, largest), log1p)) for v in values],
+                        dtype=torch.float64)
 
 
 def reference_log_softmax(x):
