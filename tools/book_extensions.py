@@ -22,6 +22,19 @@
   search page's own scripts (searchtools.js, language_data.js) come on every page too. A page that uses no
   sphinx-design component (no "sd-" class in its body) and is not the search page goes without them, which keeps
   every page under 2 MB.
+- The menu and Contents buttons open nothing below 1200 px with pydata-sphinx-theme 0.17 and sphinx-book-theme 1.3
+  (pydata/pydata-sphinx-theme#2451, executablebooks/sphinx-book-theme#988): pydata-sphinx-theme 0.17 adds a header
+  band (its `navbar_persistent` search button, by default) with a second `.primary-toggle` and `.secondary-toggle`,
+  and wires its handler to the first of each in the page, the band's, which this theme hides; the buttons a reader
+  sees get none. The book sets `navbar_persistent` to nothing, as sphinx-book-theme's own theme.conf means to, so the
+  band (and its second search button) is not rendered and the article header's buttons are the only ones.
+  tests/test_navigation.py taps them at 390, 900 and 1280 px and counts one of each per page.
+- The theme logged "Got invalid theme mode: . Resetting to auto." on a reader's first visit: with no `default_mode`
+  (html_context) and nothing in localStorage yet, its head script sets the mode and theme to "", which its script
+  then rejects. Setting `default_mode: auto` is no cure: it writes data-theme="auto" into the HTML, which the theme's
+  CSS does not know, so with JavaScript off the page would lose its colours. Instead a head script, run right after
+  the theme's, makes an empty or unknown mode "auto" and resolves the theme to light or dark (the reader's system
+  setting) before the first paint. tests/test_navigation.py checks a first visit's console.
 """
 
 import pathlib
@@ -38,6 +51,20 @@ span.math.xent-scrolls { overflow-x: auto; }  /* the theme clips a formula wider
 .prev-next-area a p.prev-next-title { overflow-wrap: anywhere; }
 /* The light theme's link blue has 4.3:1 contrast on the tinted boxes (exercises, notes): 4.5:1 is the minimum. */
 html[data-theme="light"] .admonition a:not(:hover) { color: #125fcc; }
+"""
+
+# Runs in <head>, after the theme's own mode script and before the first paint: "auto" (or nothing, or a value the
+# theme would reject) becomes the theme the reader's system asks for, so the page never paints without one.
+THEME_MODE_JS = r"""
+(function () {
+  var root = document.documentElement;
+  var mode = root.dataset.mode;
+  if (mode !== "light" && mode !== "dark" && mode !== "auto") root.dataset.mode = mode = "auto";
+  if (root.dataset.theme !== "light" && root.dataset.theme !== "dark") {
+    var dark = window.matchMedia && window.matchMedia("(prefers-color-scheme: dark)").matches;
+    root.dataset.theme = mode === "auto" ? (dark ? "dark" : "light") : mode;
+  }
+})();
 """
 
 SCROLL_STOPS_JS = r"""
@@ -171,11 +198,20 @@ def _drop_unused_assets(app, pagename, templatename, context, doctree):
             context[key] = [asset for asset in context[key] if used(asset)]
 
 
+def _no_header_band(app, config):
+    """Render no pydata-sphinx-theme header band: its hidden toggles would take the visible buttons' handlers."""
+    options = dict(config.html_theme_options or {})
+    options.setdefault("navbar_persistent", [])
+    config.html_theme_options = options
+
+
 def setup(app):
+    app.connect("config-inited", _no_header_band)
     app.connect("html-page-context", _drop_duplicate_scripts, priority=900)
     app.connect("html-page-context", _drop_unused_assets, priority=900)
     app.connect("build-finished", _write_css)
     app.connect("build-finished", _drop_search_index_outside_the_search_page)
+    app.add_js_file(None, body=THEME_MODE_JS, priority=100)  # first of the page's scripts
     app.add_js_file(None, body=SCROLL_STOPS_JS)
     app.add_css_file(CSS_NAME)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
