@@ -38,40 +38,32 @@ def test_each_page_has_one_menu_button_and_at_most_one_contents_button(name):
 
 
 @pytest.mark.parametrize("width", NARROW)
-def test_the_menu_button_shows_the_chapters_and_a_chapter_can_be_reached_from_it(browser, site_url, width):
+def test_contents_shows_the_pages_sections_and_the_menu_the_chapters_one_of_which_it_opens(browser, site_url, width):
     context, page, _ = visit(browser, site_url, CHAPTER, width)
     try:
-        menu = page.locator(MENU)
-        assert menu.is_visible()
-        drawer = page.locator("#pst-primary-sidebar-modal")
-        assert not drawer.is_visible()
-        menu.click()
-        drawer.wait_for(state="visible", timeout=5000)
-        link = drawer.locator(f'a[href$="{TARGET.split("/")[-1]}.html"]')
+        contents = page.locator("#pst-secondary-sidebar-modal")
+        assert page.locator(CONTENTS).is_visible() and not contents.is_visible()
+        page.locator(CONTENTS).click()
+        contents.wait_for(state="visible", timeout=5000)
+        sections = page.locator("article section > h2").evaluate_all("hs => hs.map(h => h.parentElement.id)")
+        assert len(sections) >= 3
+        for section in sections:
+            assert contents.locator(f'a[href="#{section}"]').is_visible(), section
+        contents.locator(f'a[href="#{sections[-1]}"]').click()
+        page.wait_for_function(f"location.hash === '#{sections[-1]}'")
+        contents.wait_for(state="hidden", timeout=5000)  # the drawer closes, the section shows (book_extensions.py)
+        assert page.locator(f"#{sections[-1]} > h2").is_visible()
+
+        menu = page.locator("#pst-primary-sidebar-modal")
+        assert page.locator(MENU).is_visible() and not menu.is_visible()
+        page.locator(MENU).click()
+        menu.wait_for(state="visible", timeout=5000)
+        assert menu.locator("a.reference.internal").count() >= len(toc_pages()) - 1
+        link = menu.locator(f'a[href$="{TARGET.split("/")[-1]}.html"]')
         assert link.is_visible(), "the chapter list is not shown"
-        assert drawer.locator("a.reference.internal").count() >= len(toc_pages()) - 1
         link.click()
         page.wait_for_url(f"**/{TARGET}.html")
         assert "log-sum-exp" in page.locator("article h1").inner_text()
-    finally:
-        context.close()
-
-
-@pytest.mark.parametrize("width", NARROW)
-def test_the_contents_button_shows_the_sections_of_the_page(browser, site_url, width):
-    context, page, _ = visit(browser, site_url, CHAPTER, width)
-    try:
-        drawer = page.locator("#pst-secondary-sidebar-modal")
-        assert not drawer.is_visible()
-        page.locator(CONTENTS).click()
-        drawer.wait_for(state="visible", timeout=5000)
-        sections = page.locator("article section > h2").evaluate_all(
-            "hs => hs.map(h => h.parentElement.id)")
-        assert len(sections) >= 3
-        for section in sections:
-            assert drawer.locator(f'a[href="#{section}"]').is_visible(), section
-        drawer.locator(f'a[href="#{sections[-1]}"]').click()
-        page.wait_for_function(f"location.hash === '#{sections[-1]}'")
     finally:
         context.close()
 

@@ -42,6 +42,7 @@
   and wires its handler to the first of each in the page, the band's, which this theme hides; the buttons a reader
   sees get none. The book sets `navbar_persistent` to nothing, as sphinx-book-theme's own theme.conf means to, so the
   band (and its second search button) is not rendered and the article header's buttons are the only ones.
+  A tap on a section in the Contents drawer now also closes the drawer (the theme left it open over the section).
   tests/test_navigation.py taps them at 390, 900 and 1280 px and counts one of each per page.
 - The theme logged "Got invalid theme mode: . Resetting to auto." on a reader's first visit: with no `default_mode`
   (html_context) and nothing in localStorage yet, its head script sets the mode and theme to "", which its script
@@ -110,6 +111,18 @@ THEME_MODE_JS = r"""
     root.dataset.theme = mode === "auto" ? (dark ? "dark" : "light") : mode;
   }
 })();
+"""
+
+# A tap on a section in the Contents drawer (or on a link to this page in the menu drawer) scrolls the page under
+# the drawer, which the theme leaves open over it: close the drawer, so the reader sees the section.
+DRAWER_JS = r"""
+document.addEventListener("click", function (event) {
+  var link = event.target.closest && event.target.closest("dialog a[href]");
+  if (!link) return;
+  var dialog = link.closest("#pst-secondary-sidebar-modal, #pst-primary-sidebar-modal");
+  var here = link.href.split("#")[0] === location.href.split("#")[0];
+  if (dialog && dialog.open && here) dialog.close();
+});
 """
 
 SCROLL_STOPS_JS = r"""
@@ -327,5 +340,6 @@ def setup(app):
     app.connect("build-finished", _drop_search_index_outside_the_search_page)
     app.add_js_file(None, body=THEME_MODE_JS, priority=100)  # first of the page's scripts
     app.add_js_file(None, body=SCROLL_STOPS_JS)
+    app.add_js_file(None, body=DRAWER_JS)
     app.add_css_file(CSS_NAME)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
