@@ -12,6 +12,7 @@ import pytest
 from bs4 import BeautifulSoup
 
 from conftest import ROOT, SITE, toc_pages
+from reading import reading_problems
 from serving import WAIT_FOR_WIDGETS_AND_MATH  # tools/serving.py, on the path from conftest
 
 AXE = ROOT / "assets" / "node_modules" / "axe-core" / "axe.min.js"
@@ -174,12 +175,16 @@ def test_headings_give_a_reading_order_one_h1_then_no_skipped_level(name):
 
 
 @pytest.mark.parametrize("name", toc_pages())
-def test_page_fits_a_390_px_phone_and_what_scrolls_is_reachable_by_keyboard(browser, site_url, name):
+def test_page_fits_a_390_px_phone_reads_well_and_what_scrolls_is_reachable_by_keyboard(browser, site_url, name):
+    """Nothing runs past the page or is cut off; lines break where a reader expects (tests/reading.py)."""
     context, page = open_ready(browser, site_url, name, viewport=PHONE, color_scheme="light")
     try:
         result = page.evaluate(OVERFLOW_JS)
+        reading = reading_problems(page, name)
     finally:
         context.close()
     assert result["width"] == PHONE["width"]
     assert result["scrollWidth"] <= PHONE["width"], f"{name}: the page is {result['scrollWidth']} px wide: {result}"
     assert result["count"] == 0, f"{name}: {result['count']} elements run past the page or are cut off: {result}"
+    problems = {check: found for check, found in reading.items() if found}
+    assert problems == {}, f"{name}: {problems}"

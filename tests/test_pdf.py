@@ -3,7 +3,9 @@
 `make test` builds the PDF first (tools/pdf.py) and installs poppler when it can (tools/preflight.py).
 """
 
+import collections
 import functools
+import io
 import re
 import shutil
 import subprocess
@@ -11,6 +13,7 @@ import urllib.parse
 
 import pytest
 from bs4 import BeautifulSoup
+from PIL import Image
 from pypdf import PdfReader
 
 import pdf as tool  # tools/pdf.py, on the path from conftest
@@ -217,3 +220,77 @@ def test_missing_poppler_stops_with_a_message_saying_what_to_install(tmp_path, m
         (tmp_path / name).write_text("#!/bin/sh\n")
         (tmp_path / name).chmod(0o755)
     assert preflight.check_poppler(may_install=False) == str(tmp_path)
+
+
+def chapter_pages(pages_text):
+    """{title: range of 0-based page indices}, from the contents page (each chapter runs to the next one's start)."""
+    contents = next(i for i, page in enumerate(pages_text) if page.lstrip().startswith("Contents"))
+    listing = " ".join(pages_text[contents].split())
+    starts = [int(re.search(re.escape(title) + r"[ .…]*(\d+)", listing).group(1)) - 1 for title in site_titles()]
+    ends = starts[1:] + [len(pages_text)]
+    return {title: range(start, end) for title, start, end in zip(site_titles(), starts, ends)}
+
+
+def body_font_size(reader, pages):
+    """The size (pt) most of a chapter's prose is set in: of the characters in its sans-serif regular font (not the
+    code's monospace, not bold), the size that has the most of them."""
+    sizes = collections.Counter()
+
+    def visit(text, cm, tm, font, size):
+        name = str((font or {}).get("/BaseFont", "")).lower()
+        if not text.strip() or any(word in name for word in ("mono", "code", "courier", "bold", "italic", "mjx")):
+            return
+        scale = (abs(tm[0] * cm[0] + tm[1] * cm[2]) ** 2 + abs(tm[0] * cm[1] + tm[1] * cm[3]) ** 2) ** 0.5
+        sizes[round(size * scale, 1)] += len(text.strip())
+
+    for index in pages:
+        reader.pages[index].extract_text(visitor_text=visit)
+    return sizes.most_common(1)[0][0] if sizes else None
+
+
+def test_body_text_has_one_size_in_every_chapter(pdf_path, pages_text):
+    """Chromium shrinks a page that is wider than the paper as a whole: tools/pdf.py fits wide things one by one."""
+    reader = PdfReader(pdf_path)
+    # Each chapter is printed in one go, so a shrunk chapter is shrunk on every page: its first pages (mostly prose:
+    # goals, intuition) tell its size, and reading only those keeps the test quick.
+    sizes = {title: body_font_size(reader, pages[:2]) for title, pages in chapter_pages(pages_text).items()}
+    assert None not in sizes.values(), sizes
+    assert max(sizes.values()) <= min(sizes.values()) * 1.01, f"body text sizes (pt): {sizes}"
+
+
+def test_nothing_is_printed_in_the_side_margins(pdf_path, pages_text):
+    """No explorable, table, equation or code runs past the printed column into the 15 mm side margins: every page,
+    rendered, has nothing but paper there (the page number sits between the margins). Chromium shrinking a whole
+    chapter to fit (see above) would hide an overflow from this test: the two tests go together."""
+    dpi = 36
+    margin = int((15 - 1.5) / 25.4 * dpi)  # 15 mm less a little for anti-aliasing
+    count = len(pages_text)
+    titles = {index: title for title, pages in chapter_pages(pages_text).items() for index in pages}
+    inked, seen = [], 0
+    for first in range(1, count + 1, 40):
+        last = min(first + 39, count)
+        out = subprocess.run(["pdftoppm", "-r", str(dpi), "-gray", "-f", str(first), "-l", str(last), str(pdf_path)],
+                             capture_output=True, check=True).stdout
+        for offset, image in enumerate(split_pgm(out)):
+            seen += 1
+            width, height = image.size
+            if offset == 0:  # the first page of each batch has text: rendering shows ink where there is some
+                assert image.getextrema()[0] < 200, f"page {first} rendered blank"
+            for side, box in (("left", (0, 0, margin, height)), ("right", (width - margin, 0, width, height))):
+                if image.crop(box).getextrema()[0] < 200:  # darker than paper and the faintest anti-aliasing
+                    number = first + offset
+                    inked.append(f"page {number} ({titles.get(number - 1, 'front matter')}), {side}")
+    assert seen == count, f"rendered {seen} of {count} pages"
+    assert inked == [], f"{len(inked)} pages print into a side margin: {inked[:10]}"
+
+
+def split_pgm(data):
+    """The images in pdftoppm's output to standard output: a series of binary PGM files."""
+    images = []
+    while data:
+        match = re.match(rb"P5\s+(\d+)\s+(\d+)\s+(\d+)\s", data)
+        width, height = int(match.group(1)), int(match.group(2))
+        end = match.end() + width * height
+        images.append(Image.open(io.BytesIO(data[:end])))
+        data = data[end:]
+    return images

@@ -9,10 +9,24 @@
   the role "region" and a name ("Code 3", "Output 2", "Equation 1", "Table 1"), and loses them when it no longer scrolls.
   This runs in the page (when it loads, after MathJax has typeset it, after the widgets have rendered, and on each
   resize), since only the browser knows what overflows at the reader's width.
-- On a phone (390 px), nothing runs past the page or is cut off (book-a11y.css): inline code breaks inside long
-  names instead of widening the page; an inline formula wider than the column, which the theme clipped, scrolls;
-  an explorable wider than the column scrolls inside its own box rather than the whole page (each with a tab
-  stop, as above); the title of the next chapter at the foot of a page wraps instead of being cut.
+- On a phone (390 px), nothing runs past the page or is cut off (book-a11y.css): an inline formula wider than the
+  column, which the theme clipped, scrolls; an explorable wider than the column scrolls inside its own box rather
+  than the whole page (each with a tab stop, as above); the title of the next chapter at the foot of a page wraps
+  instead of being cut.
+- Inline code wraps only where a reader expects a name to break: after `_`, `.` and `(` (a <wbr> is put there in
+  each page's body), and at its spaces and hyphens, never inside a word (`log_prob|s` was possible with
+  `overflow-wrap: anywhere`). Only a piece with no such place that is wider than the whole column would still be
+  broken (`overflow-wrap: break-word`), rather than run past the page. The Previous / Next links stand one above
+  the other on a phone, so their titles (117 px wide side by side, which cut `F.cross_ent|ropy`) wrap between words.
+- A display equation wider than the column scrolls inside its box (the theme's), and now shows that it does: a
+  shadow inside the edge beyond which more of it is hidden (the page script sets `xent-more-left` and
+  `xent-more-right` as it scrolls; an inset shadow reads on the tinted boxes too), and a thin scrollbar where the
+  system shows scrollbars at all; its tab stop (above) lets a keyboard scroll it.
+- Punctuation stays with the inline formula it touches: a comma, full stop, closing bracket... right after a
+  formula, and an opening bracket right before it, are wrapped with it in a span that does not break
+  (`xent-nowrap`), so no line starts with ", softmax" and none ends in "(" (a docutils pass over each page). A
+  formula so long that it scrolls (`xent-scrolls`) stops 2em short of the column's width, which leaves its
+  punctuation room on its line.
 - Links inside the tinted boxes (exercises, notes) are a darker blue in light mode: the theme's blue had 4.3:1
   contrast on their background, under WCAG's 4.5:1 (axe-core's color-contrast).
 - pydata-sphinx-theme loads the whole search index (searchindex.js, which grows with the book) on every page, for
@@ -22,22 +36,93 @@
   search page's own scripts (searchtools.js, language_data.js) come on every page too. A page that uses no
   sphinx-design component (no "sd-" class in its body) and is not the search page goes without them, which keeps
   every page under 2 MB.
+- The menu and Contents buttons open nothing below 1200 px with pydata-sphinx-theme 0.17 and sphinx-book-theme 1.3
+  (pydata/pydata-sphinx-theme#2451, executablebooks/sphinx-book-theme#988): pydata-sphinx-theme 0.17 adds a header
+  band (its `navbar_persistent` search button, by default) with a second `.primary-toggle` and `.secondary-toggle`,
+  and wires its handler to the first of each in the page, the band's, which this theme hides; the buttons a reader
+  sees get none. The book sets `navbar_persistent` to nothing, as sphinx-book-theme's own theme.conf means to, so the
+  band (and its second search button) is not rendered and the article header's buttons are the only ones.
+  A tap on a section in the Contents drawer now also closes the drawer (the theme left it open over the section).
+  tests/test_navigation.py taps them at 390, 900 and 1280 px and counts one of each per page.
+- The theme logged "Got invalid theme mode: . Resetting to auto." on a reader's first visit: with no `default_mode`
+  (html_context) and nothing in localStorage yet, its head script sets the mode and theme to "", which its script
+  then rejects. Setting `default_mode: auto` is no cure: it writes data-theme="auto" into the HTML, which the theme's
+  CSS does not know, so with JavaScript off the page would lose its colours. Instead a head script, run right after
+  the theme's, makes an empty or unknown mode "auto" and resolves the theme to light or dark (the reader's system
+  setting) before the first paint. tests/test_navigation.py checks a first visit's console.
 """
 
 import pathlib
 import re
 
+from docutils import nodes
+
 _SEARCH_INDEX = re.compile(r'[ \t]*<script src="(?:\.\./)*searchindex\.js"></script>\n?')
 CSS_NAME = "book-a11y.css"
 CSS = """/* Written by tools/book_extensions.py: nothing runs past the page, or is cut off, on a phone. */
-.bd-article code.literal { overflow-wrap: anywhere; }
+/* Inline code breaks at its spaces, hyphens and the <wbr> after _ . ( only; a piece wider than the column still breaks. */
+.bd-article code.literal { overflow-wrap: break-word; word-break: normal; }
 .bd-article code.literal span.pre { white-space: normal; }
 span.math.xent-scrolls { overflow-x: auto; }  /* the theme clips a formula wider than the column; it scrolls */
+.xent-nowrap { white-space: nowrap; }  /* an inline formula and the punctuation touching it */
+.xent-nowrap > span.math { max-width: calc(100% - 2em); }  /* a formula that scrolls leaves its punctuation room */
 .cell_output .xent-widget { max-width: 100%; overflow-x: auto; }
 .prev-next-area a .prev-next-info { min-width: 0; }
-.prev-next-area a p.prev-next-title { overflow-wrap: anywhere; }
+.prev-next-area a p.prev-next-title { overflow-wrap: break-word; }
+@media (max-width: 575.98px) {  /* a phone: Previous and Next one above the other, each as wide as the page */
+  .prev-next-area a { float: none; max-width: 100%; }
+  .prev-next-area a.right-next { justify-content: flex-end; }
+}
+/* A display equation that scrolls says so: a scrollbar that stays visible where the system allows, and a shadow
+   inside the edge beyond which more of it is hidden (classes set by the page script as it scrolls). */
+div.math mjx-container[display="true"], span.math.xent-scrolls {
+  scrollbar-width: thin;
+  scrollbar-color: var(--pst-color-text-muted, #777) transparent;
+  --xent-edge: rgba(0, 0, 0, 0.45);
+}
+html[data-theme="dark"] div.math mjx-container[display="true"], html[data-theme="dark"] span.math.xent-scrolls {
+  --xent-edge: rgba(255, 255, 255, 0.5);
+}
+.xent-more-right { box-shadow: inset -14px 0 12px -12px var(--xent-edge); }
+.xent-more-left { box-shadow: inset 14px 0 12px -12px var(--xent-edge); }
+.xent-more-left.xent-more-right {
+  box-shadow: inset 14px 0 12px -12px var(--xent-edge), inset -14px 0 12px -12px var(--xent-edge);
+}
+div.math mjx-container[display="true"]::-webkit-scrollbar, span.math.xent-scrolls::-webkit-scrollbar { height: 6px; }
+div.math mjx-container[display="true"]::-webkit-scrollbar-thumb, span.math.xent-scrolls::-webkit-scrollbar-thumb {
+  background: var(--pst-color-text-muted, #777); border-radius: 3px;
+}
+div.math mjx-container[display="true"]:focus-visible, span.math.xent-scrolls:focus-visible {
+  outline: 2px solid var(--pst-color-accent, #1f6fae); outline-offset: 2px;
+}
 /* The light theme's link blue has 4.3:1 contrast on the tinted boxes (exercises, notes): 4.5:1 is the minimum. */
 html[data-theme="light"] .admonition a:not(:hover) { color: #125fcc; }
+"""
+
+# Runs in <head>, after the theme's own mode script and before the first paint: "auto" (or nothing, or a value the
+# theme would reject) becomes the theme the reader's system asks for, so the page never paints without one.
+THEME_MODE_JS = r"""
+(function () {
+  var root = document.documentElement;
+  var mode = root.dataset.mode;
+  if (mode !== "light" && mode !== "dark" && mode !== "auto") root.dataset.mode = mode = "auto";
+  if (root.dataset.theme !== "light" && root.dataset.theme !== "dark") {
+    var dark = window.matchMedia && window.matchMedia("(prefers-color-scheme: dark)").matches;
+    root.dataset.theme = mode === "auto" ? (dark ? "dark" : "light") : mode;
+  }
+})();
+"""
+
+# A tap on a section in the Contents drawer (or on a link to this page in the menu drawer) scrolls the page under
+# the drawer, which the theme leaves open over it: close the drawer, so the reader sees the section.
+DRAWER_JS = r"""
+document.addEventListener("click", function (event) {
+  var link = event.target.closest && event.target.closest("dialog a[href]");
+  if (!link) return;
+  var dialog = link.closest("#pst-secondary-sidebar-modal, #pst-primary-sidebar-modal");
+  var here = link.href.split("#")[0] === location.href.split("#")[0];
+  if (dialog && dialog.open && here) dialog.close();
+});
 """
 
 SCROLL_STOPS_JS = r"""
@@ -54,6 +139,13 @@ SCROLL_STOPS_JS = r"""
   ];
   var MARK = "data-xent-scroll-stop";
   var WIDE = "xent-scrolls";
+  var EDGES = "div.math mjx-container[display=true], span.math.xent-scrolls";  // shadows where more is hidden
+
+  function edges(el) {
+    var more = el.scrollWidth - el.clientWidth;
+    el.classList.toggle("xent-more-left", more > 1 && el.scrollLeft > 1);
+    el.classList.toggle("xent-more-right", more > 1 && el.scrollLeft < more - 1);
+  }
 
   function overflows(el) {
     return el.scrollWidth > el.clientWidth + 1;
@@ -91,6 +183,7 @@ SCROLL_STOPS_JS = r"""
         }
       });
     });
+    main.querySelectorAll(EDGES).forEach(edges);
     document.documentElement.dataset.scrollStops = "ready";
   }
 
@@ -106,6 +199,10 @@ SCROLL_STOPS_JS = r"""
     if (document.fonts) document.fonts.ready.then(later);
     window.addEventListener("load", later);
     window.addEventListener("resize", later);
+    document.addEventListener("scroll", function (event) {
+      var el = event.target;
+      if (el && el.matches && el.matches(EDGES)) edges(el);
+    }, {capture: true, passive: true});
     // Explorables render after load and change their readouts as the reader moves them.
     var main = document.getElementById("main-content") || document.body;
     new MutationObserver(later).observe(main, {childList: true, subtree: true, characterData: true});
@@ -115,6 +212,61 @@ SCROLL_STOPS_JS = r"""
   else start();
 })();
 """
+
+
+_INLINE_CODE = re.compile(r'(<code class="docutils literal[^"]*">)(.*?)(</code>)', re.S)
+_TEXT_BETWEEN_TAGS = re.compile(r"(^|>)([^<]+)")
+_BREAK_AFTER = re.compile(r"([_.(])(?=[^\s<])")  # not at the end of the code, nor before a space
+CLOSING = ",.;:!?)]}\u2019\u201d'\"\u2026"  # punctuation that must not start a line after a formula
+OPENING = "([{\u2018\u201c'\""  # and that must not end a line before one
+
+
+def _wbr_in_inline_code(html):
+    """Allow a line break after each _ . ( inside inline code, and nowhere else inside a word."""
+
+    def code(match):
+        inner = _TEXT_BETWEEN_TAGS.sub(lambda m: m.group(1) + _BREAK_AFTER.sub(r"\1<wbr>", m.group(2)), match.group(2))
+        return match.group(1) + inner + match.group(3)
+
+    return _INLINE_CODE.sub(code, html)
+
+
+def _break_inline_code_at_name_boundaries(app, pagename, templatename, context, doctree):
+    if context.get("body"):
+        context["body"] = _wbr_in_inline_code(context["body"])
+
+
+def _glue_punctuation_to_inline_math(app, doctree, docname):
+    """Wrap each inline formula with the punctuation touching it in an unbreakable span (class xent-nowrap)."""
+    for math in list(doctree.findall(nodes.math)):
+        parent = math.parent
+        if parent is None or isinstance(parent, nodes.inline) and "xent-nowrap" in parent["classes"]:
+            continue
+        index = parent.index(math)
+        before = parent[index - 1] if index > 0 else None
+        after = parent[index + 1] if index + 1 < len(parent) else None
+        lead = trail = ""
+        if isinstance(before, nodes.Text):
+            text = str(before)
+            lead = text[len(text.rstrip(OPENING)):]
+            if lead and len(lead) < len(text) and not text[-len(lead) - 1].isspace():
+                lead = ""  # "f(" ends a word: keep the word whole rather than split it from its bracket
+        if isinstance(after, nodes.Text):
+            text = str(after)
+            trail = text[: len(text) - len(text.lstrip(CLOSING))]
+        if not (lead or trail):
+            continue
+        wrapper = nodes.inline(classes=["xent-nowrap"])
+        if lead:
+            rest = str(before)[: -len(lead)]
+            parent.replace(before, nodes.Text(rest)) if rest else parent.remove(before)
+            wrapper += nodes.Text(lead)
+        parent.replace(math, wrapper)
+        wrapper += math
+        if trail:
+            rest = str(after)[len(trail):]
+            parent.replace(after, nodes.Text(rest)) if rest else parent.remove(after)
+            wrapper += nodes.Text(trail)
 
 
 def _drop_duplicate_scripts(app, pagename, templatename, context, doctree):
@@ -171,11 +323,23 @@ def _drop_unused_assets(app, pagename, templatename, context, doctree):
             context[key] = [asset for asset in context[key] if used(asset)]
 
 
+def _no_header_band(app, config):
+    """Render no pydata-sphinx-theme header band: its hidden toggles would take the visible buttons' handlers."""
+    options = dict(config.html_theme_options or {})
+    options.setdefault("navbar_persistent", [])
+    config.html_theme_options = options
+
+
 def setup(app):
+    app.connect("config-inited", _no_header_band)
     app.connect("html-page-context", _drop_duplicate_scripts, priority=900)
     app.connect("html-page-context", _drop_unused_assets, priority=900)
+    app.connect("html-page-context", _break_inline_code_at_name_boundaries)
+    app.connect("doctree-resolved", _glue_punctuation_to_inline_math)
     app.connect("build-finished", _write_css)
     app.connect("build-finished", _drop_search_index_outside_the_search_page)
+    app.add_js_file(None, body=THEME_MODE_JS, priority=100)  # first of the page's scripts
     app.add_js_file(None, body=SCROLL_STOPS_JS)
+    app.add_js_file(None, body=DRAWER_JS)
     app.add_css_file(CSS_NAME)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

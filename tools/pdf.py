@@ -5,7 +5,9 @@
 Chromium prints every page of the built site in reading order (_toc.yml), the way a reader's own browser prints
 it: after MathJax has typeset the math and the explorables have rendered their saved state. For print, code lines
 wrap instead of being cut, folded solutions are opened, and each explorable gets a line with the address of its
-live page. pypdf then joins the pages behind a title and contents page, numbers the pages and adds the outline
+live page. Each page is laid out at the printed column's width, and a display equation, table or explorable wider
+than the column is printed smaller on its own, so that Chromium never shrinks a whole page to fit: the body text
+has one size in every chapter (tests/test_pdf.py measures it). pypdf then joins the pages behind a title and contents page, numbers the pages and adds the outline
 (bookmarks: parts, chapters, sections). The PDF is written to _build/pdf/ and copied into the site, which the
 landing page links to. Offline: the pages come from the built site served on 127.0.0.1, and the browser is the
 one the tests drive (tools/preflight.py finds it).
@@ -38,6 +40,8 @@ OUT = ROOT / "_build" / "pdf"
 PDF_NAME = "cross-entropy-book.pdf"
 PAGES_AT_ONCE = 3  # browser pages printing at the same time: the work is mostly waiting on 2 cores
 A4 = {"format": "A4", "margin": {"top": "16mm", "bottom": "18mm", "left": "15mm", "right": "15mm"}}
+# The printed column in CSS pixels (96 per inch): A4's 210 mm less the side margins.
+PRINT_WIDTH_PX = round((210 - 15 - 15) / 25.4 * 96)
 WIDGET_VIEW = 'script[type="application/vnd.jupyter.widget-view+json"]'
 LIVE_NOTE_CLASS = "xent-print-live"
 
@@ -57,6 +61,12 @@ PRINT_CSS = """
     overflow: visible !important; max-height: none !important;
   }
   mjx-container[display="true"] { max-width: 100%; }
+  .xent-widget, .xent-widget * { overflow: visible !important; max-height: none !important; }  /* all of it, fitted below */
+  /* An explorable's parts print one under another: side by side (chapter 5's, a wrapping flex row), the print
+     layout could keep them on one row too wide for the paper, and Chromium then shrank the whole chapter. */
+  .xent-widget .xent-explorable { display: block !important; }
+  article table { max-width: 100%; }
+  article td, article th { overflow-wrap: break-word; }
   .toggle-hidden, .dropdown .toggle-hidden { display: block !important; visibility: visible !important; }
   img, figure, .cell_input, .admonition, .xent-widget, table { break-inside: avoid; }
   h1, h2, h3 { break-after: avoid; }
@@ -103,6 +113,43 @@ PREPARE_JS = """
 }
 """
 
+# Runs in the page laid out for print at the column's width: a display equation, table or explorable wider than
+# the column prints smaller on its own (CSS zoom), so that nothing is wider than the page. Chromium would otherwise
+# shrink the whole page to fit its widest thing, and body text would change size from chapter to chapter.
+FIT_JS = """
+(column) => {
+  const fitted = [];
+  const wanted = el => {  // the width it needs: its own box, or more if something inside it runs on
+    const box = el.getBoundingClientRect();
+    let right = box.right;
+    for (const inner of el.querySelectorAll("*")) {
+      if (inner.closest("mjx-assistive-mml")) continue;  // MathJax's copy for screen readers, clipped to nothing
+      const r = inner.getBoundingClientRect();
+      if (r.width > 0) right = Math.max(right, r.right);
+    }
+    return Math.max(el.scrollWidth, right - box.left);
+  };
+  const room = el => {  // the width it may take: its container's content box, and never past the column
+    const parent = el.parentElement;
+    const style = getComputedStyle(parent);
+    const inner = parent.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight);
+    return Math.min(inner, column - (el.getBoundingClientRect().left - document.documentElement.getBoundingClientRect().left));
+  };
+  const targets = document.querySelectorAll('mjx-container[display="true"], article table, .xent-widget');
+  for (const el of targets) {
+    if (el.parentElement.closest('.xent-widget, table')) continue;  // fitted with the box it is in
+    for (let round = 0; round < 3; round++) {
+      const need = wanted(el), have = room(el);
+      if (need <= have + 0.5) break;
+      const zoom = (parseFloat(el.style.zoom) || 1) * (have / need) * 0.995;
+      el.style.zoom = String(zoom);
+    }
+    if (el.style.zoom) fitted.push(el.tagName.toLowerCase() + " " + Number(el.style.zoom).toFixed(2));
+  }
+  return {fitted, width: document.documentElement.scrollWidth};
+}
+"""
+
 READY_JS = """
 async () => {
 """ + WAIT_FOR_WIDGETS_AND_MATH + """  await document.fonts.ready;
@@ -143,6 +190,11 @@ async def print_page(context, base, name, public):
         await page.add_style_tag(content=PRINT_CSS)
         info = await page.evaluate(PREPARE_JS, [public, WIDGET_VIEW, LIVE_NOTE_CLASS])
         await page.emulate_media(media="print")
+        await page.set_viewport_size({"width": PRINT_WIDTH_PX, "height": 1000})  # lay out as on paper, then fit
+        fit = await page.evaluate(FIT_JS, PRINT_WIDTH_PX)
+        if fit["width"] > PRINT_WIDTH_PX:
+            raise RuntimeError(f"{name}: {fit['width']} px wide for a {PRINT_WIDTH_PX} px column after fitting")
+        info["fitted"] = fit["fitted"]
         data = await page.pdf(print_background=True, outline=True, **A4)
         return data, info
     finally:
@@ -221,6 +273,7 @@ async def print_book(site, browser_path):
                 executable_path=browser_path, headless=True, args=["--no-sandbox", "--disable-gpu"]
             )
             context = await browser.new_context(viewport={"width": 1280, "height": 900}, color_scheme="light")
+            context.set_default_timeout(120_000)  # 2 cores shared with other work: a page can take a while to load
             await context.route(
                 "**/*",
                 lambda route: route.continue_()
