@@ -2,6 +2,7 @@
 on real processes (torchrun, gloo), loss and gradient."""
 
 import itertools
+import math
 import os
 import warnings
 import re
@@ -18,7 +19,7 @@ from helpers import free_port
 from xentbook.chunked import chunked_cross_entropy
 from xentbook.measuring import memory_timeline, peak_memory
 from xentbook.example import running_example
-from xentbook.vocab_parallel import CASES, class_range, make_logits, vocab_parallel_cross_entropy
+from xentbook.vocab_parallel import CASES, case_options, class_range, make_logits, vocab_parallel_cross_entropy
 
 
 
@@ -288,19 +289,54 @@ def torchrun(processes, tmp_path, *args):
     return run.stdout.strip().splitlines()
 
 
+REPORT = re.compile(rf"{vocab_parallel.CHECK_PREFIX} (.+): loss (\S+), F.cross_entropy (\S+), loss error (\S+), "
+                    r"gradient error (\S+), tolerance (\S+)(?:, F.cross_entropy in (\w+) (\S+))?")
+NOT_A_NUMBER = {"every row padding", "empty batch, mean"}  # F.cross_entropy's mean of no rows: 0 / 0
+INFINITE = {"padded vocabulary + label smoothing"}  # smoothing puts weight on the -inf logits: F.cross_entropy's inf
+HALF_OVERFLOW = {"float16, 50257 classes"}  # F.cross_entropy's own float16 smoothing sum overflows to inf on CPU
+
+
 @pytest.mark.parametrize("processes", [2, 3])
 def test_vocab_parallel_loss_and_gradient_on_real_processes_match_f_cross_entropy_in_every_case(processes, tmp_path):
     lines = torchrun(processes, tmp_path)
     assert len(lines) == len(CASES)
     for line, case in zip(lines, CASES):
-        match = re.fullmatch(rf"{vocab_parallel.CHECK_PREFIX} (.+): loss (\S+), F.cross_entropy (\S+), "
-                             r"loss error (\S+), gradient error (\S+)", line)
-        assert match and match.group(1) == case[0], line
-        assert float(match.group(4)) <= 1e-9 and float(match.group(5)) <= 1e-9, line
-        if case[0] == "every row padding":
-            assert match.group(2) == match.group(3) == "nan"  # what F.cross_entropy gives: 0 / 0
+        match = REPORT.fullmatch(line)
+        assert match and match.group(1) == case["name"], line
+        name, loss, reference, loss_error, grad_error, tol, half, native = match.groups()
+        assert float(loss_error) <= float(tol) and float(grad_error) <= float(tol), line
+        assert tol == f"{vocab_parallel.tolerance(case_options(case)['dtype']):.1e}", line
+        assert vocab_parallel.tolerance("float16") == 4 * torch.finfo(torch.float16).eps
+        if name in NOT_A_NUMBER:
+            assert loss == reference == "nan", line
+        elif name in INFINITE:
+            assert loss == reference == "inf", line
         else:
-            assert match.group(2) != "nan"
+            assert math.isfinite(float(loss)) and math.isfinite(float(reference)), line
+        assert (half is not None) == (case_options(case)["dtype"] != "float64"), line
+        if half is not None:  # F.cross_entropy on the half-precision logits: within the tolerance, or its overflow
+            if name in HALF_OVERFLOW:
+                assert native == "inf", line
+            else:
+                assert abs(float(native) - float(loss)) <= float(tol) * max(1.0, abs(float(loss))), line
+    names = {case["name"] for case in CASES}
+    assert NOT_A_NUMBER | INFINITE | HALF_OVERFLOW <= names
+    options = [case_options(case) for case in CASES]
+    assert {o["reduction"] for o in options} == {"mean", "sum", "none"}
+    assert {o["dtype"] for o in options} == {"float64", "float16", "bfloat16"}
+    assert {o["classes"] for o in options} >= {50257, 128256} and min(o["rows"] for o in options) == 0
+    assert any(o["vocabulary_padding"] and o["label_smoothing"] for o in options)
+    assert any(o["vocabulary_padding"] and not o["label_smoothing"] for o in options)
+
+
+def test_f_cross_entropy_in_float16_with_label_smoothing_overflows_at_gpt2s_vocabulary():
+    """The case HALF_OVERFLOW names: F.cross_entropy's own result, and the float32 one the losses give instead."""
+    logits, target, _ = vocab_parallel.case_inputs(next(c for c in CASES if c["name"] in HALF_OVERFLOW))
+    options = dict(ignore_index=-100, label_smoothing=0.1)
+    assert F.cross_entropy(logits, target, **options).isinf()
+    exact = F.cross_entropy(logits.double(), target, **options)
+    for ours in (chunked_cross_entropy(logits, target, **options), F.cross_entropy(logits.float(), target, **options)):
+        assert ours.isfinite() and abs(ours.double() - exact) <= torch.finfo(torch.float16).eps * exact
 
 
 def test_vocab_parallel_on_one_process_refuses_bad_input_clearly():
@@ -309,6 +345,10 @@ def test_vocab_parallel_on_one_process_refuses_bad_input_clearly():
         vocab_parallel_cross_entropy(logits[0], target, 0)
     with pytest.raises(ValueError, match="label_smoothing"):
         vocab_parallel_cross_entropy(logits, target, 0, label_smoothing=1.5)
+    with pytest.raises(ValueError, match="reduction='avg'"):
+        vocab_parallel_cross_entropy(logits, target, 0, reduction="avg")
+    with pytest.raises(RuntimeError, match="int64"):
+        vocab_parallel_cross_entropy(logits, target.int(), 0)
 
 
 def in_place_hook_runs(loss_fn, logits, target, scale, on_input):
