@@ -19,7 +19,7 @@ from helpers import free_port
 from xentbook.chunked import chunked_cross_entropy
 from xentbook.measuring import memory_timeline, peak_memory
 from xentbook.example import running_example
-from xentbook.vocab_parallel import CASES, case_options, class_range, make_logits, vocab_parallel_cross_entropy
+from xentbook.vocab_parallel import CASES, DEFAULTS, case_options, class_range, make_logits, vocab_parallel_cross_entropy
 
 
 
@@ -298,8 +298,10 @@ HALF_OVERFLOW = {"float16, 50257 classes"}  # F.cross_entropy's own float16 smoo
 
 @pytest.mark.parametrize("processes", [2, 3])
 def test_vocab_parallel_loss_and_gradient_on_real_processes_match_f_cross_entropy_in_every_case(processes, tmp_path):
-    lines = torchrun(processes, tmp_path)
+    output = torchrun(processes, tmp_path)
+    lines = [line for line in output if line.startswith(vocab_parallel.CHECK_PREFIX)]
     assert len(lines) == len(CASES)
+    check_loss_parallel_and_data_parallel_lines(output, processes)
     for line, case in zip(lines, CASES):
         match = REPORT.fullmatch(line)
         assert match and match.group(1) == case["name"], line
@@ -327,6 +329,28 @@ def test_vocab_parallel_loss_and_gradient_on_real_processes_match_f_cross_entrop
     assert {o["classes"] for o in options} >= {50257, 128256} and min(o["rows"] for o in options) == 0
     assert any(o["vocabulary_padding"] and o["label_smoothing"] for o in options)
     assert any(o["vocabulary_padding"] and not o["label_smoothing"] for o in options)
+
+
+def check_loss_parallel_and_data_parallel_lines(output, processes):
+    """PyTorch's loss_parallel agrees with ours on its own shards; the global-count normalisation gives the one-big-batch
+    gradient and the mean of the processes' means does not."""
+    dtensor = [line for line in output if line.startswith(vocab_parallel.DTENSOR_PREFIX)]
+    assert len(dtensor) == 3, output
+    for line, reduction in zip(dtensor, ["mean", "sum", "none"]):
+        match = re.fullmatch(rf"{vocab_parallel.DTENSOR_PREFIX} {reduction}: shards of \[([\d, ]+)\] classes, loss (\S+), "
+                             r"loss_parallel (\S+), loss error (\S+), gradient error (\S+)", line)
+        assert match, line
+        sizes = [int(size) for size in match.group(1).split(", ")]
+        assert len(sizes) == processes and sum(sizes) == DEFAULTS["classes"] and min(sizes) > 0, line
+        assert match.group(2) == match.group(3) and float(match.group(4)) <= 1e-12 and float(match.group(5)) <= 1e-12
+    (data_parallel,) = [line for line in output if line.startswith(vocab_parallel.DATA_PARALLEL_PREFIX)]
+    match = re.fullmatch(rf"{vocab_parallel.DATA_PARALLEL_PREFIX}: kept rows per process \[([\d, ]+)\], (\d+) in all; "
+                         r"sum / global kept rows: gradient error (\S+), mean of per-process means: gradient error (\S+)",
+                         data_parallel)
+    assert match, data_parallel
+    counts = [int(count) for count in match.group(1).split(", ")]
+    assert len(set(counts)) == processes and sum(counts) == int(match.group(2)), data_parallel  # uneven padding
+    assert float(match.group(3)) <= 1e-12 and float(match.group(4)) > 1e-3, data_parallel
 
 
 def test_f_cross_entropy_in_float16_with_label_smoothing_overflows_at_gpt2s_vocabulary():

@@ -234,14 +234,86 @@ def check(rank, world_size, seed=0):
                   f"{errors[1].item():.1e}, tolerance {tolerance(c['dtype']):.1e}{native}", flush=True)
 
 
+DTENSOR_PREFIX = "loss_parallel check"
+DATA_PARALLEL_PREFIX = "data-parallel check"
+
+
+def dtensor_check(rank, world_size, seed=0):
+    """PyTorch's own vocabulary-parallel loss (loss_parallel, a DTensor sharded on the classes) against ours, on the
+    same shards, loss and gradient, for each reduction; rank 0 prints the largest errors over the processes."""
+    from torch.distributed.device_mesh import init_device_mesh
+    from torch.distributed.tensor import DTensor, Shard, distribute_tensor
+    from torch.distributed.tensor.parallel import loss_parallel
+
+    mesh = init_device_mesh("cpu", (world_size,))
+    for reduction in ("mean", "sum", "none"):
+        case = dict(name=f"loss_parallel, {reduction}", padding=3, reduction=reduction)
+        logits, target, grad_output = case_inputs(case, seed)
+        sharded = distribute_tensor(logits, mesh, [Shard(1)]).requires_grad_()  # torch.chunk's slices of classes
+        with loss_parallel():  # F.cross_entropy on a DTensor sharded on the classes; its backward inside too
+            theirs = F.cross_entropy(sharded, target, ignore_index=-100, reduction=reduction)
+            theirs.backward(DTensor.from_local(grad_output, mesh, theirs.placements))
+        shard = sharded.to_local()
+        sizes = [0] * world_size
+        dist.all_gather_object(sizes, shard.shape[1])
+        start = sum(sizes[:rank])  # where this process's shard starts
+        local = shard.detach().clone().requires_grad_()
+        ours = vocab_parallel_cross_entropy(local, target, start, ignore_index=-100, reduction=reduction)
+        ours.backward(grad_output)
+        errors = torch.tensor([(ours - theirs.full_tensor()).abs().max().item(),
+                               (local.grad - sharded.grad.to_local()).abs().max().item()])
+        dist.all_reduce(errors, op=dist.ReduceOp.MAX)
+        if rank == 0:
+            print(f"{DTENSOR_PREFIX} {reduction}: shards of {sizes} classes, loss {ours.sum().item():.6f}, "
+                  f"loss_parallel {theirs.full_tensor().sum().item():.6f}, loss error {errors[0].item():.1e}, "
+                  f"gradient error {errors[1].item():.1e}", flush=True)
+
+
+def data_parallel_check(rank, world_size, seed=0, rows=8, features=6, classes=11):
+    """Data parallelism: each process holds some rows (with its own number of padding rows) and the same linear
+    model; the weight's gradient, summed over the processes, against the one-big-batch gradient of F.cross_entropy,
+    for two normalisations: the sum of the losses over the global number of kept rows, and the mean of the
+    processes' means (divided by the number of processes, as DistributedDataParallel averages). Rank 0 prints."""
+    generator = torch.Generator().manual_seed(seed)
+    weight = torch.randn(features, classes, generator=generator, dtype=torch.float64)
+    features_all = torch.randn(world_size * rows, features, generator=generator, dtype=torch.float64)
+    target_all = torch.randint(0, classes, (world_size * rows,), generator=generator)
+    for r in range(world_size):  # process r has 1 + 3 r padding rows (mod rows): uneven on purpose
+        target_all[r * rows: r * rows + (1 + 3 * r) % rows] = -100
+    big = weight.clone().requires_grad_()
+    F.cross_entropy(features_all @ big, target_all).backward()  # one big batch, on one process
+    mine = slice(rank * rows, (rank + 1) * rows)
+    features_mine, target_mine = features_all[mine], target_all[mine]
+    kept = torch.tensor([(target_mine != -100).sum().item()])
+    dist.all_reduce(kept)  # the global number of kept rows
+    grads = {}
+    for name, loss_fn in [("sum / global kept rows",
+                           lambda z: F.cross_entropy(z, target_mine, reduction="sum") / kept.item()),
+                          ("mean of per-process means",
+                           lambda z: F.cross_entropy(z, target_mine) / world_size)]:
+        replica = weight.clone().requires_grad_()
+        loss_fn(features_mine @ replica).backward()
+        dist.all_reduce(replica.grad)  # what DistributedDataParallel does to every gradient
+        grads[name] = replica.grad
+    counts = [0] * world_size
+    dist.all_gather_object(counts, (target_mine != -100).sum().item())
+    if rank == 0:
+        errors = ", ".join(f"{name}: gradient error {(g - big.grad).abs().max().item():.1e}"
+                           for name, g in grads.items())
+        print(f"{DATA_PARALLEL_PREFIX}: kept rows per process {counts}, {kept.item()} in all; {errors}", flush=True)
+
+
 def main(argv=None):
-    """torchrun entry point: every process checks its slice of every case of CASES; rank 0 prints the results."""
+    """torchrun entry point: every process checks its slice of every case of CASES, then runs dtensor_check and
+    data_parallel_check; rank 0 prints the results."""
     parser = argparse.ArgumentParser(description="Vocabulary-parallel cross entropy against F.cross_entropy.")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
     dist.init_process_group("gloo")
     try:
         check(dist.get_rank(), dist.get_world_size(), args.seed)
+        dtensor_check(dist.get_rank(), dist.get_world_size(), args.seed)
+        data_parallel_check(dist.get_rank(), dist.get_world_size(), args.seed)
     finally:
         dist.destroy_process_group()
 
