@@ -12,23 +12,39 @@ import torch
 
 
 def check_cross_entropy_options(input, target, weight, ignore_index, reduction, label_smoothing):
-    """Refuse, naming the option, what F.cross_entropy refuses or what these losses do not support."""
-    if input.dim() not in (1, 2):
-        raise ValueError(f"input of {input.dim()} dimensions is not supported: give (C,) or (N, C) logits "
-                         f"(for (N, C, d1, ...) logits, move the class dimension last and flatten the rest into N)")
-    if target.is_floating_point():
+    """Refuse what F.cross_entropy refuses, with its exception type, and, with a ValueError, what these losses do not
+    support; each message names the option."""
+    if input.dim() == 0:
+        raise RuntimeError("input of 0 dimensions: give (C,) or (m, C) logits")
+    if input.dim() > 2:
+        raise ValueError(f"input of {input.dim()} dimensions is not supported: give (C,) or (m, C) logits "
+                         f"(for (m, C, d1, ...) logits, move the class dimension last and flatten the rest into rows)")
+    if not input.is_floating_point():
+        raise NotImplementedError(f"input of dtype {input.dtype} is not supported: give floating-point logits")
+    if target.is_floating_point() and target.shape == input.shape:
         raise ValueError("probability targets (a floating-point target) are not supported: give class indices")
+    if target.dtype not in (torch.int64, torch.uint8):
+        raise RuntimeError(f"target of dtype {target.dtype}: give class indices as torch.int64 (or torch.uint8), "
+                           f"as F.cross_entropy requires")
+    if target.dim() != input.dim() - 1:
+        raise RuntimeError(f"target of {target.dim()} dimensions does not fit input of shape {tuple(input.shape)}: "
+                           f"give one class index per row of input")
     if target.shape != input.shape[:-1]:
         raise ValueError(f"target of shape {tuple(target.shape)} does not fit input of shape {tuple(input.shape)}: "
                          f"give one class index per row of input")
     classes = input.shape[-1]
     if weight is not None and weight.shape != (classes,):
-        raise ValueError(f"weight of shape {tuple(weight.shape)} does not fit {classes} classes: give shape ({classes},)")
+        raise RuntimeError(f"weight of shape {tuple(weight.shape)} does not fit {classes} classes: "
+                           f"give shape ({classes},)")
     if weight is not None and weight.requires_grad and torch.is_grad_enabled():
-        raise ValueError("weight that requires grad is not supported: F.cross_entropy has no gradient for it either")
+        raise RuntimeError("weight that requires grad is not supported: F.cross_entropy has no gradient for it either")
+    if isinstance(ignore_index, bool) or not hasattr(ignore_index, "__index__"):
+        raise TypeError(f"ignore_index={ignore_index!r}: give a whole number (an int)")
     if reduction not in ("none", "mean", "sum"):
         raise ValueError(f"reduction={reduction!r} is not supported: give 'none', 'mean' or 'sum'")
-    if not 0.0 <= label_smoothing <= 1.0:
+    if label_smoothing > 1.0:
+        raise RuntimeError(f"label_smoothing={label_smoothing}: give a number from 0.0 to 1.0")
+    if label_smoothing < 0.0:  # F.cross_entropy takes it and smooths nothing: refused here, as it means nothing
         raise ValueError(f"label_smoothing={label_smoothing} is not supported: give a number from 0.0 to 1.0")
     bad = (target != ignore_index) & ((target < 0) | (target >= classes))
     if bad.any():
@@ -102,11 +118,13 @@ class ChunkedCrossEntropy(torch.autograd.Function):
             raise RuntimeError("chunked_cross_entropy has no double backward (create_graph=True): its gradient is "
                                "written by hand; use F.cross_entropy for higher-order derivatives")
         saved, target = ctx.saved_tensors
-        if ctx.full_precision:  # saved is the gradient: scale it by grad_output (a new tensor: it may run again)
-            if torch.all(grad_output == 1):
-                return saved, None, None, None, None, None, None, None
-            scale = grad_output[:, None] if ctx.reduction == "none" else grad_output
-            return saved * scale.to(saved.dtype), None, None, None, None, None, None, None
+        if ctx.full_precision:  # saved is the gradient, unscaled: scale it by grad_output
+            scale = (grad_output[:, None] if ctx.reduction == "none" else grad_output).to(saved.dtype)
+            if torch._C._autograd._get_current_graph_task_keep_graph():  # retain_graph: this backward may run again
+                return saved * scale, None, None, None, None, None, None, None  # a new tensor; saved stays intact
+            if not torch.all(grad_output == 1):  # the last backward: saved is ours to scale and hand over
+                saved.mul_(scale)
+            return saved, None, None, None, None, None, None, None
         grad_logits = torch.empty_like(saved)  # saved is the float16/bfloat16 logits: walk the chunks again
         scratch = saved.new_empty((min(ctx.chunk_rows, len(target)), saved.shape[1]), dtype=torch.float32)
         for start in range(0, len(target), ctx.chunk_rows):
@@ -118,9 +136,9 @@ class ChunkedCrossEntropy(torch.autograd.Function):
         return grad_logits, None, None, None, None, None, None, None
 
 
-def chunked_cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean", label_smoothing=0.0,
-                          chunk_rows=64, *, size_average=None, reduce=None):
-    """F.cross_entropy(input, target, ...) for (N, C) or (C,) logits and class-index targets, chunk_rows rows at a time."""
+def chunked_cross_entropy(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None,
+                          reduction="mean", label_smoothing=0.0, *, chunk_rows=64):
+    """F.cross_entropy(input, target, ...) for (m, C) or (C,) logits and class-index targets, chunk_rows rows at a time."""
     if size_average is not None or reduce is not None:  # F.cross_entropy's deprecated pair, read the way it reads it
         reduction = "none" if reduce is False else "sum" if size_average is False else "mean"
         warnings.warn(f"size_average and reduce are deprecated, use reduction='{reduction}'", stacklevel=2)
@@ -128,11 +146,17 @@ def chunked_cross_entropy(input, target, weight=None, ignore_index=-100, reducti
     if isinstance(chunk_rows, bool) or not isinstance(chunk_rows, int) or chunk_rows < 1:
         raise ValueError(f"chunk_rows={chunk_rows!r} is not supported: give a whole number >= 1")
     device = input.device.type
-    out_dtype = torch.float32 if torch.is_autocast_enabled(device) else input.dtype  # what F.cross_entropy returns
+    autocast = torch.is_autocast_enabled(device)  # F.cross_entropy is one of autocast's float32 operations:
+    lower = (torch.float16, torch.bfloat16, torch.float32)  # these dtypes run as float32, float64 stays float64
+    out_dtype = torch.float32 if autocast and input.dtype in lower else input.dtype
+    weight_dtype = None if weight is None else torch.float32 if autocast and weight.dtype in lower else weight.dtype
+    if weight is not None and weight_dtype != out_dtype:
+        raise RuntimeError(f"weight of dtype {weight.dtype} does not match input of dtype {input.dtype}: give a "
+                           f"weight of the logits' dtype, as F.cross_entropy requires")
     with torch.autocast(device, enabled=False):  # dtypes are handled here, explicitly
         rows = input.reshape(-1, input.shape[-1])  # (C,) becomes one row
         if weight is not None:
-            weight = weight.to(input.dtype if input.dtype == torch.float64 else torch.float32)
+            weight = weight.to(torch.float64 if input.dtype == torch.float64 else torch.float32)
         loss = ChunkedCrossEntropy.apply(rows, target.reshape(-1).long(), weight, ignore_index, reduction,
                                          label_smoothing, chunk_rows, out_dtype)
     return loss.reshape(target.shape) if reduction == "none" else loss
