@@ -117,8 +117,6 @@ def linear_cross_entropy(input, linear_weight, target, *, linear_bias=None, weig
     if len(set(dtypes)) > 1 and not (autocast and torch.float64 not in dtypes):  # what F.linear refuses
         raise ValueError(f"input, linear_weight, linear_bias and weight of dtypes {dtypes} differ: give one dtype "
                          f"(or, under autocast, no float64)")
-    if target.dtype not in (torch.int64, torch.uint8):
-        raise ValueError(f"target of dtype {target.dtype} is not supported: give int64 (or uint8) class indices")
     out_dtype = compute if autocast else input.dtype  # what F.linear_cross_entropy returns
     with torch.autocast(device, enabled=False):  # dtypes are handled here, explicitly: float32 at least
         if weight is not None:
