@@ -140,7 +140,7 @@ def test_widget_recomputes_with_torch_when_a_control_changes():
         ({"scale": 70}, "overflow-other"),  # another class's exp overflows: finite / inf = 0, loss inf
         ({"scale": 50}, "target-underflow"),  # no overflow, yet the naive loss is inf
         ({"scale": 63.5, "push": 146, "push_class": 2}, "sum-overflow"),  # no single exp overflows, the sum does
-        ({"scale": 45}, "subnormal"),  # the naive loss 103.3 against the stable 103.5
+        ({"scale": 45}, "subnormal-disagree"),  # the naive loss 103.3 against the stable 103.5
         ({"scale": 1}, "agree"),
     ],
 )
