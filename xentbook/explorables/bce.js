@@ -1,7 +1,7 @@
 // Chapter 1's explorable (bce.py computes the same with torch): move w and b; six students on the sigmoid, each
 // one's loss and the mean, naive (from probabilities) and with logits, every operation rounded to float32.
 import { sum, ulpOf } from "./formats.js";
-import { bind, capital, drawnWidth, element, fitTable, fmt, frame, fromJson, kernelNote, linear, live, numberControl, parseNumber, pathThrough, placeLabels, report, show, spotsAround, svg } from "./ui.js";
+import { bind, capital, drawnWidth, element, fitTable, fmt, frame, fromJson, kernelNote, linear, live, numberControl, parseNumber, pathThrough, placeLabels, report, show, spotsAround, svg, textBox } from "./ui.js";
 
 const f = Math.fround;
 const AGREE_ULPS = 4;
@@ -147,7 +147,8 @@ function render({ model, el }) {
       ...marks,
     );
     // Each student's number beside its mark, where it overlaps no other number, no label of the axes, not the curve.
-    const fixed = [...plot.querySelectorAll(":scope > text")].map((t) => t.getBBox());
+    const fixed = [...plot.querySelectorAll(":scope > text")].map((t) =>
+      textBox(Number(t.getAttribute("x")), Number(t.getAttribute("y")), t.textContent, t.getAttribute("text-anchor") ?? "start"));
     placeLabels(logits.map((z, k) => {
       const [cx, cy] = [x(Math.max(-reach, Math.min(reach, z))), y(probs[k])];
       const first = target[k] === 1 ? [cx - 7, cy - 8, "end"] : [cx + 7, cy + 16, "start"];
@@ -167,7 +168,6 @@ function render({ model, el }) {
       ...[naiveMean, stableMean].map((v) => element("td", { text: fmt(v, digits), class: Number.isFinite(v) ? "" : "xent-bad" })),
     ]);
     table.replaceChildren(element("thead", {}, [header]), element("tbody", {}, [...rows, mean]));
-    fitTable(table);
   }
 
   function update() {
@@ -181,6 +181,7 @@ function render({ model, el }) {
     if (r.ok) draw(r, model.get("passed"));
     kernelNote(kernel, model, inputs, (a) =>
       `mean loss naive ${fmt(fromJson(a.values.naive_mean))}, with logits ${fmt(fromJson(a.values.stable_mean))}.`);
+    fitTable(table); // last: its one read of the layout sees every change of this move
   }
 
   return live(model, ["w0", "w1", "b", "kernel"], update, plot);

@@ -120,7 +120,6 @@ function render({ model, el }) {
       element("td", { class: r.ulpsLog1p[k] >= 4 ? "xent-bad" : "", text: ulpBucket(r.ulpsLog1p[k]) }),
     ]));
     table.replaceChildren(element("thead", {}, [header]), element("tbody", {}, rows));
-    fitTable(table);
   }
 
   function drawChart(r) {
@@ -155,6 +154,7 @@ function render({ model, el }) {
     }
     kernelNote(kernel, model, now, (a) => `log p0 ${fmt(fromJson(a.values.max_shifted[0]), 7)} (max-shifted), ` +
       `${fmt(fromJson(a.values.log1p[0]), 7)} (log1p form), reference ${fmt(fromJson(a.values.reference[0]), 7)}.`);
+    fitTable(table); // last: its one read of the layout sees every change of this move
   }
 
   return live(model, [...INPUTS, "kernel"], update, chart);

@@ -1,7 +1,7 @@
 // Chapter 3's explorable (naive.py computes the same with torch): the -log p curve with the five rows' target
 // probabilities on it and their mean, the running example scaled and one row's target logit pushed, in float32.
 import { expOverflowThreshold, sum } from "./formats.js";
-import { bind, capital, drawnWidth, element, fmt, frame, fromJson, kernelNote, linear, live, numberControl, parseNumber, pathThrough, placeLabels, report, selectControl, show, spotsAround, svg } from "./ui.js";
+import { bind, capital, drawnWidth, element, fmt, frame, fromJson, kernelNote, linear, live, numberControl, parseNumber, pathThrough, placeLabels, report, selectControl, show, spotsAround, svg, textBox } from "./ui.js";
 
 const f = Math.fround;
 const NAMES = { scale: "scale", push: "push" };
@@ -142,7 +142,8 @@ function render({ model, el }) {
     );
     // Each row's name beside its dot, where it overlaps no other name, the mean's label and line, or the curve.
     const band = Number.isFinite(mean) ? [{ x: 0, y: y(mean) - 2, width, height: 4 }] : [];
-    const fixed = [...plot.querySelectorAll(":scope > text")].map((t) => t.getBBox());
+    const fixed = [...plot.querySelectorAll(":scope > text")].map((t) =>
+      textBox(Number(t.getAttribute("x")), Number(t.getAttribute("y")), t.textContent, t.getAttribute("text-anchor") ?? "start"));
     placeLabels(points.map((g) => {
       const dot = g.querySelector("circle");
       const [cx, cy] = [Number(dot.getAttribute("cx")), Number(dot.getAttribute("cy"))];

@@ -252,7 +252,6 @@ function render({ model, el }) {
       row("stable", "stable p", r.stable.probs),
       row("stable-log", "stable log p", r.stable.logProbs, r.stableLoss),
     ]));
-    fitTable(table);
   }
 
   function inputs() {
@@ -289,6 +288,7 @@ function render({ model, el }) {
     }
     kernelNote(kernel, model, now, (a) =>
       `naive loss ${fmt(fromJson(a.values.naive_loss))}, stable loss ${fmt(fromJson(a.values.stable_loss))}.`);
+    fitTable(table); // last: its one read of the layout sees every change of this move
   }
 
   return live(model, ["scale", "push", "push_class", "target", "dtype", "kernel"], update);

@@ -237,7 +237,6 @@ function render({ model, el }) {
     stages.replaceChildren(
       element("caption", { text: "2. log_softmax of each row; 3. the target's entry (underlined), times its weight w" }),
       element("thead", {}, [header]), element("tbody", {}, rows));
-    fitTable(stages);
   }
 
   function drawChart(r) {
@@ -300,6 +299,7 @@ function render({ model, el }) {
       const loss = a.values.loss;
       return `loss ${Array.isArray(loss) ? `[${loss.map((v) => fmt(fromJson(v))).join(", ")}]` : fmt(fromJson(loss))}.`;
     });
+    fitTable(stages); // last: its one read of the layout sees every change of this move
   }
 
   return live(model, [...INPUTS, "kernel"], update, chart);

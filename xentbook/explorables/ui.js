@@ -220,8 +220,14 @@ export function kernelNote(node, model, inputs, describe) {
 // The width, in CSS px, at which to draw a figure shown in `node`: the width it is shown at (at most `most`), so
 // that its SVG text, sized in px by base.css, is that size on the screen, on a phone as on a projector. Before the
 // node is laid out (width 0), `fallback`; below `least` the drawing scales down rather than crowd.
+// The width is read from the page once, then kept until live's observer sees it change (a move stays fast).
+const shownWidths = new WeakMap();
 export function drawnWidth(node, fallback, most = 544, least = 260) {
-  const shown = node.getBoundingClientRect().width;
+  let shown = shownWidths.get(node);
+  if (shown === undefined) {
+    shown = node.getBoundingClientRect().width;
+    if (shown > 0) shownWidths.set(node, shown);
+  }
   return shown > 0 ? Math.round(Math.max(least, Math.min(most, shown))) : fallback;
 }
 
@@ -234,9 +240,10 @@ export function live(model, names, update, resized = null) {
   if (resized && typeof ResizeObserver !== "undefined") {
     let last = Math.round(resized.getBoundingClientRect().width);
     observer = new ResizeObserver(() => {
-      const width = Math.round(resized.getBoundingClientRect().width);
-      if (width !== last) {
-        last = width;
+      const shown = resized.getBoundingClientRect().width;
+      if (Math.round(shown) !== last) {
+        last = Math.round(shown);
+        shownWidths.set(resized, shown);
         update();
       }
     });
@@ -248,7 +255,15 @@ export function live(model, names, update, resized = null) {
   };
 }
 
-// Place SVG labels (already drawn) where they overlap nothing placed before them: each item is a label and its
+// The box a label of base.css's 13 px text takes at (x, y) with a text-anchor, estimated without asking the page
+// for its layout (a move must stay fast): a generous 0.62 em a character, 10 px above the baseline and 3 below.
+export function textBox(x, y, text, anchor = "start") {
+  const width = String(text).length * 13 * 0.62;
+  const left = anchor === "end" ? x - width : anchor === "middle" ? x - width / 2 : x;
+  return { x: left, y: y - 10, width, height: 13 };
+}
+
+// Place SVG labels where they overlap nothing placed before them: each item is a label (an SVG <text>) and its
 // candidate spots [x, y, text-anchor], tried in order (the first is kept when none is free); `obstacles` are boxes
 // (in the SVG's units) to keep clear of, such as a line's band; a spot that would put the label past `bounds`
 // ({ width, height } of the drawing) is never taken.
@@ -256,26 +271,16 @@ export function placeLabels(items, obstacles = [], bounds = null) {
   const meets = (a, b) => a.x < b.x + b.width && b.x < a.x + a.width && a.y < b.y + b.height && b.y < a.y + a.height;
   const placed = [...obstacles];
   for (const { label, spots } of items) {
-    let chosen = null;
-    for (const [x, y, anchor] of spots) {
-      label.setAttribute("x", x);
-      label.setAttribute("y", y);
-      label.setAttribute("text-anchor", anchor);
-      const box = label.getBBox();
+    const fits = (spot) => {
+      const box = textBox(spot[0], spot[1], label.textContent, spot[2]);
       const inside = !bounds || (box.x >= 0 && box.y >= 0 && box.x + box.width <= bounds.width && box.y + box.height <= bounds.height);
-      if (inside && !placed.some((b) => meets(b, box))) {
-        chosen = box;
-        break;
-      }
-    }
-    if (!chosen) {
-      const [x, y, anchor] = spots[0];
-      label.setAttribute("x", x);
-      label.setAttribute("y", y);
-      label.setAttribute("text-anchor", anchor);
-      chosen = label.getBBox();
-    }
-    placed.push(chosen);
+      return inside && !placed.some((b) => meets(b, box));
+    };
+    const [x, y, anchor] = spots.find(fits) ?? spots[0];
+    label.setAttribute("x", x);
+    label.setAttribute("y", y);
+    label.setAttribute("text-anchor", anchor);
+    placed.push(textBox(x, y, label.textContent, anchor));
   }
 }
 
@@ -299,7 +304,12 @@ export function fitTable(table) {
       if (names[k] && tr.parentElement.tagName !== "THEAD" && !("label" in cell.dataset)) cell.dataset.label = names[k];
     });
   }
+  // One read of the layout per move: a stacked table stays stacked until the width it has changes.
+  const box = Math.round(table.parentElement.getBoundingClientRect().width);
+  if (table.classList.contains("xent-stacked") && Number(table.dataset.stackedAt) === box) return;
   table.classList.remove("xent-stacked");
-  const box = table.parentElement.getBoundingClientRect().width;
-  if (box > 0 && table.scrollWidth > Math.min(box, table.getBoundingClientRect().width) + 1) table.classList.add("xent-stacked");
+  if (box > 0 && table.scrollWidth > table.clientWidth + 1) {
+    table.classList.add("xent-stacked");
+    table.dataset.stackedAt = String(box);
+  }
 }
