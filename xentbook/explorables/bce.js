@@ -88,7 +88,7 @@ export function compute(inputs, state) {
 // The view: the sigmoid with the six students on it, and a table of their losses.
 
 const WIDTH = 520; // the drawing's width before the page is laid out; then the width it is shown at
-const HEIGHT = 226;
+const HEIGHT = 190;
 const PAD = { left: 36, right: 12, top: 10, bottom: 44 };
 
 function render({ model, el }) {
