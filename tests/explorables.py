@@ -5,8 +5,9 @@ Adding an explorable to the harness is one entry in EXPLORABLES: the page that s
 the page's JavaScript against torch on the grid (same nan/inf pattern, finite values within 1 ulp of the format,
 the same words), every control moved by keyboard, bad input (NaN, text, 1e400) answered with a clear message and
 no page error, an accessible name for every control, readable text in light and dark mode, a usable 390 px
-screen, the median latency of a move (recorded in _build/measurements/), and a screenshot after a move (in
-_build/screenshots/).
+screen, the median latency of a move (recorded in _build/measurements/), a screenshot after a move (in
+_build/screenshots/), and a look as a reader's at 390 and 1280 px (LOOK: text size, overlaps, cut-off or scrolling
+boxes, marks over labels, plotted values against the printed ones) in the first state and at the entry's looks.
 """
 
 import dataclasses
