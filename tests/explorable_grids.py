@@ -98,12 +98,14 @@ def chunks_grid():
     return grid
 
 
-# One entry per chapter whose explorable is on its page: (name, widget class, page, grid).
+# One entry per chapter whose explorable is on its page: (name, widget class, page, grid, settings to look at).
 ENTRIES = [
-    ("pipeline", PipelineExplorable, "chapters/05_log_softmax_nll.html", pipeline_grid),
-    ("smoothing", SmoothingExplorable, "chapters/06_cross_entropy.html", smoothing_grid),
-    ("gradients", GradientsExplorable, "chapters/08_gradients.html", gradients_grid),
-    ("margin", MarginExplorable, "chapters/09_accuracy.html", margin_grid),
-    ("memory", MemoryExplorable, "chapters/10_large_vocab.html", memory_grid),
-    ("chunks", ChunksExplorable, "chapters/11_fused_linear.html", chunks_grid),
+    ("pipeline", PipelineExplorable, "chapters/05_log_softmax_nll.html", pipeline_grid,
+     ({"reduction": "none"}, {"t1": "ignore", "t2": "ignore", "reduction": "mean"})),
+    ("smoothing", SmoothingExplorable, "chapters/06_cross_entropy.html", smoothing_grid,
+     ({"confidence": "0.01"}, {"classes": "7", "eps": "1", "confidence": "0.2"})),
+    ("gradients", GradientsExplorable, "chapters/08_gradients.html", gradients_grid, ({"z0": "10", "z1": "-10"},)),
+    ("margin", MarginExplorable, "chapters/09_accuracy.html", margin_grid, ({"margin": "1e3"},)),
+    ("memory", MemoryExplorable, "chapters/10_large_vocab.html", memory_grid, ({"tokens": "1"},)),
+    ("chunks", ChunksExplorable, "chapters/11_fused_linear.html", chunks_grid, ({"tokens": "3"}, {"tokens": "40"})),
 ]

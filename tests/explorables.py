@@ -5,8 +5,9 @@ Adding an explorable to the harness is one entry in EXPLORABLES: the page that s
 the page's JavaScript against torch on the grid (same nan/inf pattern, finite values within 1 ulp of the format,
 the same words), every control moved by keyboard, bad input (NaN, text, 1e400) answered with a clear message and
 no page error, an accessible name for every control, readable text in light and dark mode, a usable 390 px
-screen, the median latency of a move (recorded in _build/measurements/), and a screenshot after a move (in
-_build/screenshots/).
+screen, the median latency of a move (recorded in _build/measurements/), a screenshot after a move (in
+_build/screenshots/), and a look as a reader's at 390 and 1280 px (LOOK: text size, overlaps, cut-off or scrolling
+boxes, marks over labels, plotted values against the printed ones) in the first state and at the entry's looks.
 """
 
 import dataclasses
@@ -35,6 +36,7 @@ class Explorable:
     widget: type  # the xentbook.explorables widget class; its compute(inputs) is torch's answer
     page: str  # the site page that shows it (the first one on the page is tested)
     grid: Callable[[], list]  # inputs (dicts of the widget's INPUTS) to compare the page's JavaScript with torch
+    looks: tuple = ()  # settings (typed into its fields, chosen in its menus) at which to look at it as a reader does
 
     @property
     def selector(self):
@@ -93,10 +95,10 @@ def naive_grid():
 
 
 EXPLORABLES = [
-    Explorable("bce", BCEExplorer, "chapters/01_sigmoid.html", bce_grid),
-    Explorable("softmax", SoftmaxExplorer, "chapters/02_softmax.html", softmax_grid),
-    Explorable("naive", NaiveLossExplorer, "chapters/03_naive_loss.html", naive_grid),
-    Explorable("ox", OverflowExplorer, "chapters/04_log_sum_exp.html", overflow_grid),
+    Explorable("bce", BCEExplorer, "chapters/01_sigmoid.html", bce_grid, ({"b": "14"}, {"w0": "-3", "b": "-40"})),
+    Explorable("softmax", SoftmaxExplorer, "chapters/02_softmax.html", softmax_grid, ({"shift": "90"}, {"temperature": "0.1"})),
+    Explorable("naive", NaiveLossExplorer, "chapters/03_naive_loss.html", naive_grid, ({"scale": "45"}, {"push": "-110"})),
+    Explorable("ox", OverflowExplorer, "chapters/04_log_sum_exp.html", overflow_grid, ({"scale": "45"}, {"dtype": "float16", "scale": "10"})),
 ]
 EXPLORABLES += [Explorable(*entry) for entry in explorable_grids.ENTRIES]  # chapters 5, 6, 8, 9 and 10
 
@@ -289,3 +291,129 @@ def record_latency(name, median):
 
 def finite(x):
     return math.isfinite(x)
+
+
+# --- As a reader sees it ----------------------------------------------------------------------------------------
+
+# The widths at which the harness looks at every explorable as a reader does: a phone and a laptop or projector.
+WIDTHS = (390, 1280)
+TEXT_PX = (11, 16)  # the range of every rendered text size in a figure, in CSS px
+
+# What the explorable draws, as a reader sees it: every text's rendered size (SVG text through its viewBox), the
+# boxes of its words and controls that overlap one another or are cut off by a box around them, the marks of a
+# chart drawn over a label, the boxes that scroll sideways, words broken across lines, and each plotted value (a mark with data-y-value in an
+# SVG with data-y-scale) with where it is drawn against where the chart's scale puts it.
+LOOK = """root => {
+  const shrink = (r, by) => ({ left: r.left + by, right: r.right - by, top: r.top + by, bottom: r.bottom - by });
+  const meets = (a, b) => a.left < b.right && b.left < a.right && a.top < b.bottom && b.top < a.bottom;
+  const shown = (el) => el.getClientRects().length && getComputedStyle(el).visibility !== 'hidden';
+  const name = (el) => (el.getAttribute('id') || el.getAttribute('class') || el.tagName) + ' "' + (el.textContent || el.value || '').trim().slice(0, 30) + '"';
+  const scaleOf = (svg) => { const vb = svg.viewBox.baseVal; return vb && vb.width ? svg.getBoundingClientRect().width / vb.width : 1; };
+  // Every piece of text: one box per line of an HTML text node, one box per SVG <text>.
+  const texts = [];
+  const broken = [];  // words broken across lines ("row" as r/o/w): more lines than words
+  const walker = document.createTreeWalker(root, NodeFilter.SHOW_TEXT);
+  for (let t = walker.nextNode(); t; t = walker.nextNode()) {
+    const el = t.parentElement;
+    if (!t.textContent.trim() || !shown(el) || el.closest('option, select')) continue;
+    const svg = el.closest('svg');
+    const px = parseFloat(getComputedStyle(el).fontSize) * (svg ? scaleOf(svg) : 1);
+    if (svg) { texts.push({ el, box: el.getBoundingClientRect(), px, svg }); continue; }
+    const range = document.createRange(); range.selectNodeContents(t);
+    const lines = new Set();
+    for (const box of range.getClientRects()) if (box.width > 0.5) { texts.push({ el, box, px }); lines.add(Math.round(box.top)); }
+    if (lines.size > t.textContent.trim().split(/[\\s\\u2013-]+/).length) broken.push(name(el));
+  }
+  const controls = [...root.querySelectorAll('input, select, button')].filter(shown).map((el) => ({ el, box: el.getBoundingClientRect() }));
+  const inFigure = (el) => el.closest('.xent-figure');
+  const sizes = texts.filter((t) => inFigure(t.el)).map((t) => [name(t.el), Math.round(t.px * 10) / 10]);
+  // Words over words, words over controls, controls over controls (each pair once; a line's own boxes excepted).
+  const boxes = [...texts, ...controls];
+  const overlaps = [];
+  for (let i = 0; i < boxes.length; i++) for (let j = i + 1; j < boxes.length; j++) {
+    const a = boxes[i], b = boxes[j];
+    if (a.el === b.el || a.el.contains(b.el) || b.el.contains(a.el)) continue;
+    if (meets(shrink(a.box, 1.5), shrink(b.box, 1.5))) overlaps.push([name(a.el), name(b.el)]);
+  }
+  // Cut off: past the explorable's own box, or past a box around it that hides or scrolls what overflows.
+  const rootBox = root.getBoundingClientRect();
+  const clipped = [];
+  for (const { el, box } of boxes) {
+    if (box.right > rootBox.right + 1 || box.left < rootBox.left - 1) { clipped.push(name(el)); continue; }
+    for (let n = el.parentElement; n && n !== root; n = n.parentElement) {
+      const style = getComputedStyle(n);
+      if (style.overflowX === 'visible' && style.overflowY === 'visible') continue;
+      const frame = n.getBoundingClientRect();
+      if (box.right > frame.right + 1 || box.left < frame.left - 1 || box.bottom > frame.bottom + 1 || box.top < frame.top - 1) clipped.push(name(el));
+      break;
+    }
+  }
+  const scrolls = [...root.querySelectorAll('*')].filter((el) => shown(el) && el.scrollWidth > el.clientWidth + 1 &&
+    ['auto', 'scroll'].includes(getComputedStyle(el).overflowX)).map(name);
+  // Marks of a chart over its labels: the area of a bar or dot, points along a line or curve (axes excepted).
+  const covered = [];
+  for (const svg of root.querySelectorAll('.xent-figure svg')) {
+    const labels = texts.filter((t) => t.svg === svg).map((t) => ({ el: t.el, box: shrink(t.box, 2) }));
+    const matrix = svg.getScreenCTM();
+    for (const mark of svg.querySelectorAll('rect, circle, path, polyline, line')) {
+      if (mark.classList.contains('xent-axis') || !shown(mark)) continue;
+      let hit = null;
+      if (mark.tagName === 'rect' || mark.tagName === 'circle') {
+        const box = mark.getBoundingClientRect();
+        hit = labels.find((l) => box.width > 0 && box.height > 0 && meets(box, l.box));
+      } else {
+        const length = mark.getTotalLength();
+        const ctm = mark.getScreenCTM() || matrix;
+        for (let s = 0; s <= length && !hit; s += 2) {
+          const p = mark.getPointAtLength(s);
+          const x = ctm.a * p.x + ctm.c * p.y + ctm.e, y = ctm.b * p.x + ctm.d * p.y + ctm.f;
+          hit = labels.find((l) => x > l.box.left && x < l.box.right && y > l.box.top && y < l.box.bottom);
+        }
+      }
+      if (hit) covered.push([mark.getAttribute('class') || mark.tagName, name(hit.el)]);
+    }
+  }
+  // Each plotted value where the chart's scale puts it (in the SVG's units).
+  const plotted = [];
+  for (const mark of root.querySelectorAll('[data-y-value]')) {
+    const svg = mark.closest('svg[data-y-scale]');
+    const [v0, y0, v1, y1] = svg.dataset.yScale.split(' ').map(Number);
+    const value = Number(mark.dataset.yValue);
+    const box = mark.getBBox();
+    const at = { center: box.y + box.height / 2, top: box.y, bottom: box.y + box.height }[mark.dataset.yAt];
+    plotted.push({ mark: mark.getAttribute('class'), value, drawn: at, expected: y0 + ((value - v0) / (v1 - v0)) * (y1 - y0) });
+  }
+  return { sizes, overlaps, clipped, scrolls, covered, plotted, broken, words: root.innerText };
+}"""
+
+
+def look(root):
+    """What the explorable draws as a reader sees it (see LOOK)."""
+    return root.evaluate(LOOK)
+
+
+def set_inputs(root, setting):
+    """Type each value of a setting into the explorable's field for it, or choose it in its menu."""
+    for name, value in setting.items():
+        control = root.locator(f'[data-input="{name}"]').first
+        if control.evaluate("el => el.tagName") == "SELECT":
+            control.select_option(value)
+        else:
+            control.fill(value)
+
+
+def seen_problems(seen, fmt):
+    """What a look (see LOOK) finds wrong: text outside TEXT_PX, overlaps, cut-off or scrolling boxes, marks over
+    labels, and plotted values away from their place on the scale or not printed in the explorable's words."""
+    low, high = TEXT_PX
+    problems = [f"text of {px} px: {what}" for what, px in seen["sizes"] if not low <= px <= high]
+    problems += [f"overlap: {a} and {b}" for a, b in seen["overlaps"]]
+    problems += [f"cut off: {what}" for what in seen["clipped"]] + [f"scrolls sideways: {what}" for what in seen["scrolls"]]
+    problems += [f"{mark} drawn over the label {label}" for mark, label in seen["covered"]]
+    problems += [f"a word broken across lines: {what}" for what in seen["broken"]]
+    for p in seen["plotted"]:
+        if abs(p["drawn"] - p["expected"]) > 0.75:
+            problems.append(f"{p['mark']} for {p['value']} drawn at y {p['drawn']:.2f}, its scale puts it at {p['expected']:.2f}")
+        if fmt(p["value"]) not in seen["words"]:
+            problems.append(f"{p['mark']} plots {fmt(p['value'])}, a number its words never print")
+    return problems

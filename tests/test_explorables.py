@@ -12,6 +12,7 @@ from explorables import (
     EXPLORABLES,
     LATENCY,
     NARROW,
+    WIDTHS,
     controls,
     inputs_of,
     js_compute,
@@ -19,9 +20,13 @@ from explorables import (
     named_controls,
     open_explorable,
     press_to_move,
+    look,
     record_latency,
+    seen_problems,
+    set_inputs,
     unnamed_controls,
 )
+from xentbook.explorables.base import fmt
 
 IDS = [e.name for e in EXPLORABLES]
 OVERFLOW = next(e for e in EXPLORABLES if e.name == "ox")
@@ -64,8 +69,15 @@ def test_every_control_moves_by_keyboard_has_a_name_and_refuses_bad_input_clearl
             assert not expected.ok, (control["id"], typed)
             assert message.inner_text() == expected.message  # the browser says what torch's side says
             assert field.get_attribute("aria-invalid") == "true"
+            others = root.locator("input[type=text]").evaluate_all(  # only the field that is wrong is marked
+                "(fields, id) => fields.filter((f) => f.id !== id && f.getAttribute('aria-invalid') === 'true').map((f) => f.id)",
+                control["id"])
+            assert others == [], (control["id"], typed, others)
+            greyed = root.locator(".xent-figure").evaluate("el => Number(getComputedStyle(el).opacity)")
+            assert greyed < 0.5, "a figure that no longer shows the inputs must be greyed out"
         field.fill(valid)
         assert field.get_attribute("aria-invalid") == "false"
+        assert root.locator(".xent-figure").evaluate("el => Number(getComputedStyle(el).opacity)") == 1
     assert page.errors == []
 
     times = root.evaluate(LATENCY)
@@ -98,6 +110,44 @@ def test_readable_in_light_and_dark_mode_and_usable_390_px_wide(browser, site_ur
         assert phone.errors == [] and phone.blocked == []
     finally:
         phone.close()
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+@pytest.mark.parametrize("explorable", EXPLORABLES, ids=IDS)
+def test_what_it_draws_is_readable_uncut_unoverlapped_and_plots_what_it_prints(browser, site_url, explorable, width):
+    """As a reader sees it, on a phone and on a laptop or projector, in its first state and a few more: chart text
+    of one readable size, no word or control overlapped by another or by a mark of the chart, nothing cut off or
+    scrolling sideways, and every plotted value where the chart's scale puts it and printed in its words."""
+    screen = Page(browser)
+    try:
+        screen.page.set_viewport_size({"width": width, "height": 900})
+        browser_page, root = open_explorable(screen, site_url, explorable)
+        problems = [f"first state: {p}" for p in seen_problems(look(root), fmt)]
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        root.scroll_into_view_if_needed()
+        root.screenshot(path=str(SHOTS / f"explorable-{explorable.name}-{width}px.png"))
+        for setting in explorable.looks:
+            set_inputs(root, setting)
+            assert root.get_attribute("data-ok") == "true", (setting, root.locator(".xent-message").inner_text())
+            problems += [f"{setting}: {p}" for p in seen_problems(look(root), fmt)]
+        assert problems == [], "\n".join(problems[:12])
+        assert screen.errors == []
+    finally:
+        screen.close()
+
+
+def test_the_pipeline_prints_whole_on_paper(browser, site_url):
+    """Chapter 5's explorable, laid out for print at an A4 page's width: nothing cut off or overlapped."""
+    explorable = next(e for e in EXPLORABLES if e.name == "pipeline")
+    paper = Page(browser)
+    try:
+        paper.page.set_viewport_size({"width": 700, "height": 1000})
+        paper.page.emulate_media(media="print")
+        _, root = open_explorable(paper, site_url, explorable)
+        problems = seen_problems(look(root), fmt)
+        assert problems == [], "\n".join(problems[:12])
+    finally:
+        paper.close()
 
 
 def test_shared_rounding_and_sum_match_torch(page, site_url):

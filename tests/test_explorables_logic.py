@@ -107,3 +107,71 @@ def test_widget_answers_every_change_with_torch_and_refuses_nan(widget):
     name = next(n for n in w.INPUTS if isinstance(getattr(w, n), str))
     setattr(w, name, "NaN")
     assert w.kernel["inputs"][name] == "NaN" and not w.kernel["ok"] and "NaN" in w.kernel["message"]
+
+
+def test_every_message_starts_with_a_capital_or_a_number():
+    """The words under every explorable, on every input of the browser tests' grids (bad input too)."""
+    from explorables import EXPLORABLES  # tests/explorables.py: the grids
+
+    lower = {}
+    for explorable in EXPLORABLES:
+        for inputs in explorable.grid()[::3]:
+            message = explorable.widget.compute(inputs).message
+            if message[:1] in "abcdefghijklmnopqrstuvwxyz":  # a symbol such as ε may open a sentence
+                lower.setdefault(explorable.name, message)
+    assert lower == {}
+
+
+def test_chapter_1_says_the_means_differ_only_where_the_printed_means_differ():
+    import re
+
+    said = 0
+    for w0 in [f"{k / 10:g}" for k in range(-30, 31)]:
+        message = bce.explore(w0=w0).message
+        if "differ by" in message:
+            said += 1
+            naive_mean, stable_mean = re.search(r"naive ([-\d.e+]+), with logits ([-\d.e+]+)", message).groups()
+            assert naive_mean != stable_mean, message
+            apart = float(re.search(r"differ by ([\d.e+]+) ulps", message).group(1))
+            assert apart > bce.AGREE_ULPS
+    assert said, "no weight in the sweep reaches the case where the means differ"
+    assert "differ by" in bce.explore(w0="1.9").message
+
+
+def test_chapter_4s_subnormal_diagnosis_is_named_for_all_it_requires():
+    """'subnormal-disagree' exactly where the target's p is subnormal AND the losses are more than 4 ulps apart; a
+    subnormal p alone (scales 38 to 40.8 in float32) is not enough."""
+    from xentbook.explorables.overflow import AGREE_ULPS, explore, ulps_apart
+
+    tiny = torch.finfo(torch.float32).tiny
+    subnormal_alone = 0
+    for tenth in range(350, 460):
+        result = explore(scale=tenth / 10)
+        p = result.naive_probs[result.target]
+        both = 0 < p < tiny and ulps_apart(result.naive_loss, result.stable_loss, "float32") > AGREE_ULPS
+        assert (result.diagnosis == "subnormal-disagree") == both, (tenth / 10, result.diagnosis)
+        subnormal_alone += 0 < p < tiny and not both
+    assert subnormal_alone > 0
+
+
+def test_ratios_above_one_say_times_and_that_the_fused_path_needs_more():
+    import re
+
+    from xentbook.explorables import memory
+
+    small = chunks.compute(dict(tokens="3", width="1024", vocabulary="32000", chunk="64")).message
+    assert " times the plain path's " in small and "MORE than the plain path" in small, small
+    one = memory.compute(dict(tokens="1", vocabulary="128256", dtype="float32", chunk="1024", width="4096")).message
+    assert " times one buffer" in one and "MORE than F.cross_entropy's 3 buffers" in one, one
+    for message in (small, one, chunks.compute(dict(tokens="8192", width="4096", vocabulary="128256", chunk="64")).message):
+        for number in re.findall(r"([\d.e+]+) of (?:the plain path's|one buffer)", message):
+            assert float(number) <= 1, message
+
+
+def test_every_explorable_says_how_to_bring_it_to_life_before_its_cell_runs():
+    from explorables import EXPLORABLES
+
+    for explorable in EXPLORABLES:
+        data, _ = explorable.widget()._repr_mimebundle_()
+        assert "application/vnd.jupyter.widget-view+json" in data
+        assert "Run this cell" in data["text/plain"] and len(data["text/plain"]) > 110, data["text/plain"]

@@ -99,17 +99,17 @@ def test_every_exp_underflowing_gives_zero_over_zero_in_float16():
 @pytest.mark.parametrize(
     ("kwargs", "words"),
     [
-        ({"scale": float("nan")}, "scale is NaN"),
-        ({"scale": "nan"}, "scale is NaN"),
-        ({"push": float("inf")}, "push is infinite"),
-        ({"push": "-inf"}, "push is infinite"),
+        ({"scale": float("nan")}, "Scale is NaN"),
+        ({"scale": "nan"}, "Scale is NaN"),
+        ({"push": float("inf")}, "Push is infinite"),
+        ({"push": "-inf"}, "Push is infinite"),
         ({"scale": "abc"}, "must be a number such as 70"),
         ({"scale": ""}, "must be a number such as 70"),
         ({"scale": "1e999"}, "beyond any floating-point range"),
         ({"scale": 1e39}, "past the largest float32"),
         ({"push": 1e5, "dtype": "float16"}, "past the largest float16"),
         ({"push_class": 3}, "must be 0, 1 or 2"),
-        ({"target": -1}, "the target class must be 0, 1 or 2"),
+        ({"target": -1}, "The target class must be 0, 1 or 2"),
         ({"dtype": "float8"}, "format must be one of"),
     ],
 )
@@ -128,7 +128,7 @@ def test_widget_recomputes_with_torch_when_a_control_changes():
     assert widget.kernel["values"]["naive_loss"] == "inf"
     assert widget.kernel["values"]["stable_loss"] == pytest.approx(explore(scale=70).stable_loss)
     widget.scale = "NaN"
-    assert widget.kernel["ok"] is False and "scale is NaN" in widget.kernel["message"]
+    assert widget.kernel["ok"] is False and "Scale is NaN" in widget.kernel["message"]
     assert repr(widget) == "OverflowExplorer(scale='NaN', push='0', push_class=0, target=2, dtype='float32')"
 
 
@@ -140,7 +140,7 @@ def test_widget_recomputes_with_torch_when_a_control_changes():
         ({"scale": 70}, "overflow-other"),  # another class's exp overflows: finite / inf = 0, loss inf
         ({"scale": 50}, "target-underflow"),  # no overflow, yet the naive loss is inf
         ({"scale": 63.5, "push": 146, "push_class": 2}, "sum-overflow"),  # no single exp overflows, the sum does
-        ({"scale": 45}, "subnormal"),  # the naive loss 103.3 against the stable 103.5
+        ({"scale": 45}, "subnormal-disagree"),  # the naive loss 103.3 against the stable 103.5
         ({"scale": 1}, "agree"),
     ],
 )

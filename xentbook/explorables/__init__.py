@@ -12,7 +12,8 @@ Each explorable is three files in this folder, and adding another is copying a p
     (same keys, same words, every operation rounded to the format), and ``render`` for anywidget. It imports what
     it shares from ``./formats.js`` (float16, bfloat16 and float32 rounding: ``roundTo``, ``op``, ``sum``) and
     ``./ui.js`` (``parseNumber``, ``wholeNumbers``, ``fmt``, ``size``, ``frame``, ``numberControl``,
-    ``selectControl``, ``bind``, ``show``, ``report``, ``kernelNote``, ``live``); ``base.bundle`` inlines those imports into the one string anywidget sends to
+    ``selectControl``, ``bind``, ``show``, ``report``, ``kernelNote``, ``live``; and for figures that fit any screen,
+    ``drawnWidth``, ``fitTable``, ``placeLabels``, ``textBox``, ``spotsAround``, ``times``, ``capital``); ``base.bundle`` inlines those imports into the one string anywidget sends to
     the page (a module loaded from a Blob URL cannot import a relative file), on the static site
     (``assets/site/widgets.js``) and in JupyterLab or Colab alike.
 ``name.css``
@@ -28,7 +29,8 @@ The view follows ``ui.frame``: a labelled group ``.xent-explorable[data-explorab
 computed it. After each update the root's ``data-inputs`` holds the inputs as JSON. ``tests/explorables.py``
 then checks any explorable with a few lines (an ``Explorable`` entry: its page, its widget class and a grid of
 inputs): the page's JavaScript against torch on the grid, every control by keyboard, bad input, accessible names,
-light and dark mode, a 390 px screen, the latency of a move, a screenshot.
+light and dark mode, a 390 px screen, the latency of a move, and what a reader sees at 390 and 1280 px (text
+size, overlaps, cut-off boxes, plotted values against the words), with screenshots.
 """
 
 from xentbook.explorables.base import Explorable, Result, bundle, fmt, parse_number

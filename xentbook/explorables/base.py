@@ -48,8 +48,20 @@ def fmt(x, digits=4):
     return f"{x:.{digits}g}"
 
 
+def capital(text):
+    """A sentence as it is shown: its first letter a capital (the twin of ui.js's capital)."""
+    return text[:1].upper() + text[1:]
+
+
 def parse_number(value, name, example="70"):
-    """Read a number typed by a reader: (value, None) if usable, (None, message) if not (twin of ui.js)."""
+    """Read a number typed by a reader: (value, None) if usable, (None, message) if not (twin of ui.js).
+
+    The message starts with a capital."""
+    number, problem = _parse_number(value, name, example)
+    return (number, None) if problem is None else (None, capital(problem))
+
+
+def _parse_number(value, name, example):
     if isinstance(value, bool):
         return None, f"{name} must be a number, not {value}."
     if isinstance(value, (int, float)):
@@ -89,9 +101,15 @@ def whole_numbers(inputs, names, labels, examples, limits):
         if problem:
             return None, problem
         if value != int(value) or not 1 <= value <= limits[name]:
-            return None, f"{labels[name]} must be a whole number from 1 to {limits[name]}, not {inputs[name]!s}."
+            return None, capital(f"{labels[name]} must be a whole number from 1 to {limits[name]}, not {inputs[name]!s}.")
         numbers[name] = int(value)
     return numbers, None
+
+
+def times(ratio, what):
+    """A ratio in words: "0.25 of the plain path's", or "114.1 times the plain path's" when it is more than 1 (the
+    twin of ui.js's times)."""
+    return f"{fmt(ratio)} of {what}" if ratio <= 1 else f"{fmt(ratio)} times {what}"
 
 
 def json_number(x):
@@ -164,3 +182,17 @@ class Explorable(anywidget.AnyWidget):
     def __repr__(self):
         settings = ", ".join(f"{name}={getattr(self, name)!r}" for name in self.INPUTS)
         return f"{type(self).__name__}({settings})"
+
+    def _repr_mimebundle_(self, **kwargs):
+        """What a notebook shows: the live view (the widget's own MIME type) and, for a notebook whose widgets have
+        not come to life (opened in JupyterLab or Colab before this cell ran), words that say how (text/plain)."""
+        bundle = super()._repr_mimebundle_(**kwargs)  # anywidget's (data, metadata)
+        if bundle is None:
+            return None
+        data, metadata = bundle if isinstance(bundle, tuple) else (bundle, {})
+        return {**data, "text/plain": self.placeholder()}, metadata
+
+    def placeholder(self):
+        """The text shown in place of the explorable until its cell runs (a notebook's text/plain output)."""
+        return (f"{type(self).__name__}: an interactive figure. Run this cell (with the cells above it) to bring it to "
+                "life here; on the book's website it is live without a kernel.")

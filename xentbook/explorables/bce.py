@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 import traitlets
 
-from xentbook.explorables.base import Explorable, Result, fmt, parse_number
+from xentbook.explorables.base import Explorable, Result, capital, fmt, parse_number
 from xentbook.floats import ulp
 
 # Chapter 1's six students: hours studied and hours slept, whether they passed, and the given model.
@@ -59,9 +59,10 @@ def explain(logits, probs, target, naive, stable, naive_mean, stable_mean):
     apart = abs(naive_mean - stable_mean) / ulp(torch.tensor(stable_mean)).item()
     if apart > AGREE_ULPS:
         k = max(range(len(naive)), key=lambda j: abs(naive[j] - stable[j]))
-        return (
-            f"Every probability is strictly between 0 and 1, but the two means differ by more than {AGREE_ULPS} "
-            f"ulps ({means}): student {k}'s p = {fmt(probs[k])} was rounded to float32 before its log."
+        return (  # 9 digits tell any two float32 numbers apart: the printed means differ as the words say
+            f"Every probability is strictly between 0 and 1, but the two means differ by {fmt(apart, 3)} ulps of "
+            f"float32, more than {AGREE_ULPS} (mean loss: naive {fmt(naive_mean, 9)}, with logits "
+            f"{fmt(stable_mean, 9)}): student {k}'s p = {fmt(probs[k])} was rounded to float32 before its log."
         )
     worst = max(range(len(stable)), key=lambda j: stable[j])
     return (
@@ -79,7 +80,7 @@ def explore(w0=W[0], w1=W[1], b=B):
         if problem:
             return Result(False, problem)
         if abs(number) > torch.finfo(torch.float32).max:
-            return Result(False, f"{INPUTS[name]} {fmt(number)} is past the largest float32: type a smaller number.")
+            return Result(False, f"{capital(INPUTS[name])} {fmt(number)} is past the largest float32: type a smaller number.")
         values[name] = number
     logits = logits_of(values["w0"], values["w1"], values["b"])
     target = torch.tensor(PASSED)

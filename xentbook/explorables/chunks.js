@@ -3,7 +3,7 @@
 // twin of chunks.py's compute: the chapter's formulas, the same integers, the same words (doubles hold these byte
 // counts exactly: every one stays below 2^53, and inputs that would pass it are refused).
 
-import { bind, element, fmt, frame, fromJson, kernelNote, live, numberControl, report, show, size, wholeNumbers } from "./ui.js";
+import { bind, element, fmt, frame, fromJson, kernelNote, live, numberControl, report, show, size, times, wholeNumbers } from "./ui.js";
 
 const FLOAT32 = 4;
 const LIMITS = { tokens: 2 ** 24, width: 2 ** 16, vocabulary: 2 ** 22, chunk: 2 ** 24 };
@@ -70,11 +70,11 @@ const plural = (n, word) => `${n} ${word}${n === 1 ? "" : "s"}`;
 function describe({ tokens: m, chunk }, b) {
   const asked = chunk > m ? ` (${chunk} asked, more than m = ${m})` : "";
   const fraction = b.fused / b.plain;
-  const tenth = fraction <= 0.1 ? "at most" : "more than";
+  const verdict = fraction > 1 ? "MORE than the plain path: here the fused loss costs memory instead of saving it"
+    : fraction > 0.1 ? "more than a tenth" : "at most a tenth";
   return `${b.rows}-row chunks${asked}: ${plural(b.chunks, "chunk")}, peak ${size(b.fused)} ` +
     `(the gradient of W ${size(b.grad_W)}, of h ${size(b.grad_h)}, one chunk of logits ` +
-    `${size(b.logits)}) = ${fmt(fraction)} of the plain path's ${size(b.plain)}, ${tenth} a ` +
-    `tenth. The weight and its gradient move ${size(b.fused_traffic)} per forward and backward pass, ` +
+    `${size(b.logits)}) = ${times(fraction, "the plain path's")} ${size(b.plain)}, ${verdict}. The weight and its gradient move ${size(b.fused_traffic)} per forward and backward pass, ` +
     `${fmt(b.fused_traffic / b.plain_traffic)} times the plain path's ` +
     `${size(b.plain_traffic)}, counting W and its gradient only (the plain path also writes and reads ` +
     `its logits-sized buffers). Here the budget (d // 16 rows, at least 16, at most m) gives ` +
@@ -154,7 +154,7 @@ function render({ model, el }) {
   const peak = element("div", { class: "xent-chunks-chart", role: "img" });
   const traffic = element("div", { class: "xent-chunks-chart", role: "img" });
   figure.append(
-    element("p", { class: "xent-chunks-title", text: "Peak memory, as a fraction of the plain path's 3 m × C float32 numbers" }),
+    element("p", { class: "xent-chunks-title", text: "Peak memory, against the plain path's 3 m × C float32 numbers" }),
     peak,
     element("p", { class: "xent-chunks-title", text: "Bytes of W and its gradient read and written by the matrix products, one forward and backward pass" }),
     traffic,
@@ -164,9 +164,10 @@ function render({ model, el }) {
     return element("span", { class: `xent-chunks-bar xent-chunks-${key}`, style: `left: ${percent(left)}; width: ${percent(fraction)}` });
   }
 
-  function mark(at, text) { // the label on the line's right, or on its left past the scale's middle
+  function mark(at, text, high = false) { // the label on the line's right, or on its left past the scale's middle
     const side = at >= 0.5 ? " xent-chunks-mark-left" : "";
-    return element("span", { class: `xent-chunks-mark${side}`, style: `left: ${percent(at)}` }, [element("span", { class: "xent-chunks-mark-label", text })]);
+    const row = high ? " xent-chunks-mark-high" : "";
+    return element("span", { class: `xent-chunks-mark${side}${row}`, style: `left: ${percent(at)}` }, [element("span", { class: "xent-chunks-mark-label", text })]);
   }
 
   function drawPeak(b, fraction) {
@@ -178,15 +179,19 @@ function render({ model, el }) {
       track.append(bar(key, share, left));
       left += share;
     }
-    track.append(mark(0.1 / end, "0.1"));
+    // Where the two marks are close (the scale reaches 5 times the plain path or more), the 0.1 mark's label sits a
+    // row above the other's, so that neither label runs into the other mark.
+    const close = end >= 5;
+    track.classList.toggle("xent-chunks-two", close);
+    track.append(mark(0.1 / end, "0.1", close));
     if (end >= 1) track.append(mark(1 / end, "1: plain path"));
-    peak.setAttribute("aria-label", `Fused loss's peak ${size(b.fused)}, ${fmt(fraction)} of the plain path's ${size(b.plain)}: ` +
+    peak.setAttribute("aria-label", `Fused loss's peak ${size(b.fused)}, ${times(fraction, "the plain path's")} ${size(b.plain)}: ` +
       PARTS.map(([key, label]) => `${label} ${size(b[key])}`).join(", "));
     peak.replaceChildren(
       element("span", { class: "xent-chunks-label", text: "fused loss" }),
       track,
       element("span", { class: "xent-chunks-value", text: fmt(fraction) }),
-      element("span", { class: "xent-chunks-axis" }, [element("span", { text: "0" }), element("span", { text: `${fmt(end)} of the plain path (${size(b.plain)})` })]),
+      element("span", { class: "xent-chunks-axis" }, [element("span", { text: "0" }), element("span", { text: `${times(end, "the plain path")} (${size(b.plain)})` })]),
       element("span", { class: "xent-chunks-legend" }, PARTS.map(([key, label]) => element("span", {}, [
         element("span", { class: `xent-chunks-swatch xent-chunks-${key}` }), ` ${label}: ${size(b[key])}`,
       ]))),
@@ -228,7 +233,7 @@ function render({ model, el }) {
     if (document.activeElement !== chunk.text) chunk.text.value = String(now.chunk);
     chunk.text.setAttribute("aria-invalid", !r.ok && r.field === "chunk" ? "true" : "false");
     if (r.ok && document.activeElement !== chunk.slider) chunk.slider.value = String(Math.round(Math.log2(r.bytes.rows)));
-    kernelNote(kernel, model, now, (a) => `peak ${size(fromJson(a.values.fused))} (${fmt(fromJson(a.values.fraction))} of the plain path's), weight traffic ${size(fromJson(a.values.fused_traffic))}.`);
+    kernelNote(kernel, model, now, (a) => `peak ${size(fromJson(a.values.fused))} (${times(fromJson(a.values.fraction), "the plain path's")}), weight traffic ${size(fromJson(a.values.fused_traffic))}.`);
   }
 
   return live(model, [...INPUTS, "kernel"], update);

@@ -17,7 +17,7 @@ the matrix products ``linear_cross_entropy`` really runs. ``chunks.js`` computes
 
 import traitlets
 
-from xentbook.explorables.base import Explorable, Result, fmt, size, whole_numbers
+from xentbook.explorables.base import Explorable, Result, fmt, size, times, whole_numbers
 from xentbook.fused import default_chunk_size
 
 FLOAT32 = 4
@@ -65,6 +65,9 @@ def read_inputs(inputs):
     return numbers, None
 
 
+PLAIN = "the plain path's"
+
+
 def plural(n, word):
     """n and the word, with an s unless n is 1 (the twin of chunks.js's plural)."""
     return f"{n} {word}{'' if n == 1 else 's'}"
@@ -76,11 +79,11 @@ def describe(numbers, bytes_):
     rows, chunks = bytes_["rows"], bytes_["chunks"]
     asked = f" ({chunk} asked, more than m = {m})" if chunk > m else ""
     fraction = bytes_["fused"] / bytes_["plain"]
-    tenth = "at most" if fraction <= 0.1 else "more than"
+    verdict = ("MORE than the plain path: here the fused loss costs memory instead of saving it" if fraction > 1
+               else "more than a tenth" if fraction > 0.1 else "at most a tenth")
     return (f"{rows}-row chunks{asked}: {plural(chunks, 'chunk')}, peak {size(bytes_['fused'])} "
             f"(the gradient of W {size(bytes_['grad_W'])}, of h {size(bytes_['grad_h'])}, one chunk of logits "
-            f"{size(bytes_['logits'])}) = {fmt(fraction)} of the plain path's {size(bytes_['plain'])}, {tenth} a "
-            f"tenth. The weight and its gradient move {size(bytes_['fused_traffic'])} per forward and backward pass, "
+            f"{size(bytes_['logits'])}) = {times(fraction, PLAIN)} {size(bytes_['plain'])}, {verdict}. The weight and its gradient move {size(bytes_['fused_traffic'])} per forward and backward pass, "
             f"{fmt(bytes_['fused_traffic'] / bytes_['plain_traffic'])} times the plain path's "
             f"{size(bytes_['plain_traffic'])}, counting W and its gradient only (the plain path also writes and reads "
             f"its logits-sized buffers). Here the budget (d // 16 rows, at least 16, at most m) gives "

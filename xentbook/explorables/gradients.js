@@ -5,7 +5,7 @@
 // then log_softmax's: g - exp(log p) * sum(g)), every operation rounded to float32, and prints the same words.
 
 import { op, sum } from "./formats.js";
-import { bind, element, fmt, frame, fromJson, kernelNote, live, numberControl, parseNumber, report, selectControl, show, svg } from "./ui.js";
+import { bind, drawnWidth, element, fmt, frame, fromJson, kernelNote, live, numberControl, parseNumber, report, selectControl, show, svg } from "./ui.js";
 
 const F = "float32";
 const CLASSES = 3;
@@ -19,19 +19,19 @@ function readInputs(inputs) {
     if (p.problem) return { problem: p.problem, field: `z${k}` };
     if (Math.abs(p.value) > FLOAT32_MAX) {
       return {
-        problem: `the logit of class ${k} would be ${fmt(p.value)}, past the largest float32 (${fmt(FLOAT32_MAX)}): type a smaller number.`,
+        problem: `The logit of class ${k} would be ${fmt(p.value)}, past the largest float32 (${fmt(FLOAT32_MAX)}): type a smaller number.`,
         field: `z${k}`,
       };
     }
     logits.push(p.value);
   }
   if (![0, 1, 2].includes(inputs.target)) {
-    return { problem: `the target class must be 0, 1 or 2, not ${inputs.target}.`, field: "target" };
+    return { problem: `The target class must be 0, 1 or 2, not ${inputs.target}.`, field: "target" };
   }
   const eps = parseNumber(inputs.eps, "label_smoothing", "0.1");
   if (eps.problem) return { problem: eps.problem, field: "eps" };
   if (!(eps.value >= 0 && eps.value <= 1)) {
-    return { problem: `label_smoothing must be between 0 and 1 (torch refuses anything else), not ${fmt(eps.value)}.`, field: "eps" };
+    return { problem: `The label_smoothing must be between 0 and 1 (torch refuses anything else), not ${fmt(eps.value)}.`, field: "eps" };
   }
   return { logits, target: inputs.target, eps: eps.value };
 }
@@ -118,21 +118,23 @@ function render({ model, el }) {
   figure.append(chart);
 
   function drawChart(r) {
-    const width = 320;
-    const height = 170;
-    const zero = 95; // the y of 0; bars of height 1 reach 15 above and 75 below
+    const width = drawnWidth(chart, 320);
+    const zero = 95; // the y of 0; bars of height 1 reach 75 above it and 75 below
     const scale = 75;
+    const height = zero + scale + 22; // the class names below the lowest bar, never under one
     const band = width / CLASSES;
+    const bar = Math.min(22, (band - 16) / 3.4);
     const kinds = [["p", r.probs], ["q", r.q], ["grad", r.grad]];
     const parts = [svg("line", { class: "xent-axis", x1: 0, x2: width, y1: zero, y2: zero })];
     r.grad.forEach((_, k) => {
+      const middle = k * band + band / 2;
       kinds.forEach(([kind, values], n) => {
         const v = Number.isFinite(values[k]) ? values[k] : 0;
-        const x = k * band + 12 + n * 22;
+        const x = middle + (n - 1.5) * bar * 1.2 + bar * 0.1;
         const y = v >= 0 ? zero - v * scale : zero;
-        parts.push(svg("rect", { class: `xent-gradients-${kind}`, x, y, width: 18, height: Math.abs(v) * scale }));
+        parts.push(svg("rect", { class: `xent-gradients-${kind}`, x, y, width: bar, height: Math.abs(v) * scale }));
       });
-      parts.push(svg("text", { x: k * band + 45, y: height - 2, "text-anchor": "middle", text: k === r.target ? `class ${k} (target)` : `class ${k}` }));
+      parts.push(svg("text", { x: middle, y: height - 4, "text-anchor": "middle", text: k === r.target ? `class ${k} (target)` : `class ${k}` }));
     });
     chart.setAttribute("aria-label", `Per class, p, q and the gradient p − q: ${r.grad
       .map((g, k) => `class ${k} p ${fmt(r.probs[k])} q ${fmt(r.q[k])} gradient ${fmt(g)}`).join("; ")}`);
@@ -161,7 +163,7 @@ function render({ model, el }) {
     kernelNote(kernel, model, now, (a) => `gradient [${a.values.grad.map((g) => fmt(fromJson(g))).join(", ")}], loss ${fmt(fromJson(a.values.loss))}.`);
   }
 
-  return live(model, [...INPUTS, "kernel"], update);
+  return live(model, [...INPUTS, "kernel"], update, chart);
 }
 
 export default { render };

@@ -25,17 +25,17 @@ def read_inputs(inputs):
         if problem:
             return None, problem
         if abs(value) > FLOAT32_MAX:
-            return None, (f"the logit of class {k} would be {fmt(value)}, past the largest float32 "
+            return None, (f"The logit of class {k} would be {fmt(value)}, past the largest float32 "
                           f"({fmt(FLOAT32_MAX)}): type a smaller number.")
         logits.append(value)
     target = inputs["target"]
     if isinstance(target, bool) or target not in range(CLASSES):
-        return None, f"the target class must be 0, 1 or 2, not {target!r}."
+        return None, f"The target class must be 0, 1 or 2, not {target!r}."
     eps, problem = parse_number(inputs["eps"], "label_smoothing", "0.1")
     if problem:
         return None, problem
     if not 0 <= eps <= 1:
-        return None, f"label_smoothing must be between 0 and 1 (torch refuses anything else), not {fmt(eps)}."
+        return None, f"The label_smoothing must be between 0 and 1 (torch refuses anything else), not {fmt(eps)}."
     return (logits, target, eps), None
 
 

@@ -6,7 +6,7 @@
 // every float32 operation rounded with Math.fround, the reference in float64, and the same words.
 
 import { op, sum, ulpOf } from "./formats.js";
-import { bind, element, fmt, frame, fromJson, kernelNote, live, numberControl, parseNumber, report, show, svg } from "./ui.js";
+import { bind, drawnWidth, element, fitTable, fmt, frame, fromJson, kernelNote, live, numberControl, parseNumber, report, show, svg } from "./ui.js";
 
 const F = "float32";
 const OTHERS = [-1.2656, -0.9112]; // the running example's first row, classes 1 and 2
@@ -68,7 +68,7 @@ export function margin(inputs) {
   const parsed = parseNumber(inputs.margin, "the margin", "20");
   if (parsed.problem) return { ok: false, message: parsed.problem };
   if (!(parsed.value >= 0 && parsed.value <= LARGEST_MARGIN)) {
-    return { ok: false, message: `the margin must be between 0 and ${fmt(LARGEST_MARGIN)}, not ${fmt(parsed.value)}.` };
+    return { ok: false, message: `The margin must be between 0 and ${fmt(LARGEST_MARGIN)}, not ${fmt(parsed.value)}.` };
   }
   const row = [Math.max(...OTHERS) + parsed.value, ...OTHERS].map((v) => op(F, v));
   const shifted = maxShifted(row);
@@ -123,7 +123,7 @@ function render({ model, el }) {
   }
 
   function drawChart(r) {
-    const width = 320;
+    const width = drawnWidth(chart, 320);
     const height = 90;
     const left = 92;
     const span = 26; // log2 of the errors drawn: 2^-2 to 2^24
@@ -154,9 +154,10 @@ function render({ model, el }) {
     }
     kernelNote(kernel, model, now, (a) => `log p0 ${fmt(fromJson(a.values.max_shifted[0]), 7)} (max-shifted), ` +
       `${fmt(fromJson(a.values.log1p[0]), 7)} (log1p form), reference ${fmt(fromJson(a.values.reference[0]), 7)}.`);
+    fitTable(table); // last: its one read of the layout sees every change of this move
   }
 
-  return live(model, [...INPUTS, "kernel"], update);
+  return live(model, [...INPUTS, "kernel"], update, chart);
 }
 
 export default { render };

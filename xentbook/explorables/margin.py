@@ -46,7 +46,7 @@ def compute(inputs):
     if problem:
         return Result(False, problem)
     if not 0 <= margin <= LARGEST_MARGIN:
-        return Result(False, f"the margin must be between 0 and {fmt(LARGEST_MARGIN)}, not {fmt(margin)}.")
+        return Result(False, f"The margin must be between 0 and {fmt(LARGEST_MARGIN)}, not {fmt(margin)}.")
     row = row_for(margin)
     shifted = log_softmax(row)
     log1p = log_softmax_log1p(row)

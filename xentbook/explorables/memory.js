@@ -2,7 +2,7 @@
 // fused losses. compute() is the twin of memory.py's compute: the chapter's formulas, the same integers, the same
 // words (doubles hold these byte counts exactly: they stay far below 2^53).
 
-import { bind, element, fmt, frame, fromJson, kernelNote, live, numberControl, report, selectControl, show, size, wholeNumbers } from "./ui.js";
+import { bind, element, fmt, frame, fromJson, kernelNote, live, numberControl, report, selectControl, show, size, times, wholeNumbers } from "./ui.js";
 
 const BYTES = { float32: 4, bfloat16: 2, float16: 2 };
 const LIMITS = { tokens: 2 ** 24, vocabulary: 2 ** 22, chunk: 2 ** 24, width: 2 ** 16 };
@@ -14,7 +14,7 @@ function readInputs(inputs) {
   const read = wholeNumbers(inputs, ["tokens", "vocabulary", "chunk", "width"], NAMES, EXAMPLES, LIMITS);
   if (read.problem) return read;
   if (!(inputs.dtype in BYTES)) {
-    return { problem: `the format must be one of ${Object.keys(BYTES).join(", ")}, not '${inputs.dtype}'.`, field: "dtype" };
+    return { problem: `The format must be one of ${Object.keys(BYTES).join(", ")}, not '${inputs.dtype}'.`, field: "dtype" };
   }
   return read;
 }
@@ -40,8 +40,15 @@ export function memory(inputs) {
     `buffers, ${size(bytes.plain)}; the chunked loss at 1, the gradient itself${inFloat32}, ` +
     `${size(bytes.chunked)}. Chapter 11's fused linear cross entropy with ${rows}-row chunks and width ` +
     `d = ${d} never makes the logits: one float32 chunk of logits plus the float32 gradients of h and ` +
-    `W${copies}, ${size(bytes.fused)}, ${fmt(bytes.fused / bytes.logits)} of one buffer.`;
+    `W${copies}, ${size(bytes.fused)}, ${times(bytes.fused / bytes.logits, "one buffer")}${beyond(bytes)}.`;
   return { ok: true, message, bytes };
+}
+
+// When the fused loss needs more memory than another path, the words say so (memory.py's beyond).
+function beyond(bytes) {
+  if (bytes.fused > bytes.plain) return ": MORE than F.cross_entropy's 3 buffers, so here the fused loss costs memory instead of saving it";
+  if (bytes.fused > bytes.chunked) return ": more than the chunked loss needs here";
+  return "";
 }
 
 // What the harness compares with memory.py's compute: the same keys, the same words.

@@ -19,7 +19,7 @@ The formulas are the chapter's measurements written as arithmetic, in bytes, b b
 
 import traitlets
 
-from xentbook.explorables.base import Explorable, Result, fmt, size, whole_numbers
+from xentbook.explorables.base import Explorable, Result, fmt, size, times, whole_numbers
 
 BYTES = {"float32": 4, "bfloat16": 2, "float16": 2}
 LIMITS = {"tokens": 1 << 24, "vocabulary": 1 << 22, "chunk": 1 << 24, "width": 1 << 16}
@@ -47,7 +47,7 @@ def read_inputs(inputs):
     if problem:
         return None, problem
     if inputs["dtype"] not in BYTES:
-        return None, f"the format must be one of {', '.join(BYTES)}, not {inputs['dtype']!r}."
+        return None, f"The format must be one of {', '.join(BYTES)}, not {inputs['dtype']!r}."
     return numbers, None
 
 
@@ -63,7 +63,17 @@ def describe(numbers, dtype, bytes_per_number, result):
             f"buffers, {size(result['plain'])}; the chunked loss at 1, the gradient itself{in_float32}, "
             f"{size(result['chunked'])}. Chapter 11's fused linear cross entropy with {rows}-row chunks and width "
             f"d = {d} never makes the logits: one float32 chunk of logits plus the float32 gradients of h and "
-            f"W{copies}, {size(result['fused'])}, {fmt(result['fused'] / result['logits'])} of one buffer.")
+            f"W{copies}, {size(result['fused'])}, {times(result['fused'] / result['logits'], 'one buffer')}"
+            f"{beyond(result)}.")
+
+
+def beyond(result):
+    """When the fused loss needs more memory than another path, the words say so (the twin of memory.js's beyond)."""
+    if result["fused"] > result["plain"]:
+        return ": MORE than F.cross_entropy's 3 buffers, so here the fused loss costs memory instead of saving it"
+    if result["fused"] > result["chunked"]:
+        return ": more than the chunked loss needs here"
+    return ""
 
 
 def compute(inputs):

@@ -1,12 +1,11 @@
 // Chapter 3's explorable (naive.py computes the same with torch): the -log p curve with the five rows' target
 // probabilities on it and their mean, the running example scaled and one row's target logit pushed, in float32.
 import { expOverflowThreshold, sum } from "./formats.js";
-import { bind, element, fmt, frame, fromJson, kernelNote, linear, live, numberControl, parseNumber, report, pathThrough, selectControl, show, svg } from "./ui.js";
+import { bind, capital, drawnWidth, element, fmt, frame, fromJson, kernelNote, linear, live, numberControl, parseNumber, pathThrough, placeLabels, report, selectControl, show, spotsAround, svg, textBox } from "./ui.js";
 
 const f = Math.fround;
 const NAMES = { scale: "scale", push: "push" };
 const FLOAT32_MAX = 3.4028234663852886e38;
-const capital = (s) => s[0].toUpperCase() + s.slice(1);
 
 function softmax(row) {
   const exps = row.map((z) => f(Math.exp(z)));
@@ -86,9 +85,9 @@ export function compute(inputs, state) {
 // ---------------------------------------------------------------------------------------------------------------
 // The view: the curve -log p, the five rows on it, the mean as a dashed line.
 
-const WIDTH = 520;
-const HEIGHT = 230;
-const PAD = { left: 40, right: 14, top: 12, bottom: 30 };
+const WIDTH = 520; // the drawing's width before the page is laid out; then the width it is shown at
+const HEIGHT = 246;
+const PAD = { left: 40, right: 14, top: 12, bottom: 46 };
 
 function render({ model, el }) {
   const { id, root, controls, figure, message, kernel } = frame(el, { name: "naive", title: "Naive loss explorer" });
@@ -106,8 +105,11 @@ function render({ model, el }) {
     const { picked, losses, mean } = r.values;
     const finite = losses.filter(Number.isFinite);
     const top = Math.max(4, ...finite.map((l) => l * 1.15), Number.isFinite(mean) ? mean * 1.15 : 0);
-    const x = linear([0, 1], [PAD.left, WIDTH - PAD.right]);
+    const width = drawnWidth(plot, WIDTH);
+    plot.setAttribute("viewBox", `0 0 ${width} ${HEIGHT}`);
+    const x = linear([0, 1], [PAD.left, width - PAD.right]);
     const y = linear([0, top], [HEIGHT - PAD.bottom, PAD.top]);
+    plot.dataset.yScale = `0 ${y(0)} ${top} ${y(top)}`; // the harness checks each row's dot and the mean against the words
     const ps = [];
     for (let k = 0; k <= 120; k++) ps.push(Math.exp(-(top * k) / 120), k / 120);
     const curve = ps.filter((p) => p > 0).sort((a, b) => a - b).map((p) => [x(p), y(-Math.log(p))]);
@@ -121,38 +123,50 @@ function render({ model, el }) {
       ]);
     });
     const meanLine = Number.isFinite(mean)
-      ? [svg("line", { x1: PAD.left, x2: WIDTH - PAD.right, y1: y(mean), y2: y(mean), class: "xent-naive-mean" }),
-        svg("text", { x: WIDTH - PAD.right, y: y(mean) - 4, "text-anchor": "end", text: `batch mean ${fmt(mean)}` })]
-      : [svg("text", { x: WIDTH - PAD.right, y: PAD.top + 10, "text-anchor": "end", class: "xent-naive-bad", text: `batch mean ${fmt(mean)}` })];
+      ? [svg("line", { x1: PAD.left, x2: width - PAD.right, y1: y(mean), y2: y(mean), class: "xent-naive-mean", "data-y-value": mean, "data-y-at": "top" }),
+        svg("text", { x: width - PAD.right, y: y(mean) - 4, "text-anchor": "end", text: `batch mean ${fmt(mean)}` })]
+      : [svg("text", { x: width - PAD.right, y: PAD.top + 10, "text-anchor": "end", class: "xent-naive-bad", text: `batch mean ${fmt(mean)}` })];
     plot.setAttribute("aria-label", `The curve -log p, with the rows: ${picked.map((p, i) =>
       `row ${i} p ${fmt(p)}, -log p ${fmt(losses[i])}`).join("; ")}; batch mean ${fmt(mean)}`);
     plot.replaceChildren(
-      svg("line", { x1: PAD.left, x2: WIDTH - PAD.right, y1: y(0), y2: y(0), class: "xent-axis" }),
+      svg("line", { x1: PAD.left, x2: width - PAD.right, y1: y(0), y2: y(0), class: "xent-axis" }),
       svg("line", { x1: PAD.left, x2: PAD.left, y1: y(0), y2: y(top), class: "xent-axis" }),
       svg("path", { d: pathThrough(curve), class: "xent-naive-curve" }),
       svg("text", { x: PAD.left - 4, y: y(0) + 4, "text-anchor": "end", text: "0" }),
       svg("text", { x: PAD.left - 4, y: y(top) + 8, "text-anchor": "end", text: fmt(top, 3) }),
-      svg("text", { x: PAD.left, y: HEIGHT - 6, text: "0" }),
-      svg("text", { x: WIDTH - PAD.right, y: HEIGHT - 6, "text-anchor": "end", text: "1" }),
-      svg("text", { x: (PAD.left + WIDTH) / 2, y: HEIGHT - 6, "text-anchor": "middle", text: "target's probability p  (curve: -log p)" }),
+      svg("text", { x: PAD.left, y: HEIGHT - PAD.bottom + 16, "text-anchor": "middle", text: "0" }),
+      svg("text", { x: width - PAD.right, y: HEIGHT - PAD.bottom + 16, "text-anchor": "end", text: "1" }),
+      svg("text", { x: (PAD.left + width - PAD.right) / 2, y: HEIGHT - 4, "text-anchor": "middle", text: "target's probability p  (curve: -log p)" }),
       ...meanLine,
       ...points,
     );
+    // Each row's name beside its dot, where it overlaps no other name, the mean's label and line, or the curve.
+    const band = Number.isFinite(mean) ? [{ x: 0, y: y(mean) - 2, width, height: 4 }] : [];
+    const fixed = [...plot.querySelectorAll(":scope > text")].map((t) =>
+      textBox(Number(t.getAttribute("x")), Number(t.getAttribute("y")), t.textContent, t.getAttribute("text-anchor") ?? "start"));
+    placeLabels(points.map((g) => {
+      const dot = g.querySelector("circle");
+      const [cx, cy] = [Number(dot.getAttribute("cx")), Number(dot.getAttribute("cy"))];
+      return { label: g.querySelector("text"), spots: spotsAround(cx, cy) };
+    }), [...band, ...fixed, ...curve.map(([px, py]) => ({ x: px - 1.5, y: py - 1.5, width: 3, height: 3 }))], { width, height: HEIGHT });
   }
 
   function update() {
     const inputs = { scale: model.get("scale"), row: model.get("row"), push: model.get("push") };
     const r = compute(inputs, { logits: model.get("logits"), target });
     show(row, inputs.row);
-    const problem = !r.ok && [scale, push].find((c) => parseNumber(inputs[c.name], c.name).problem);
-    [scale, push].forEach((c) => show(c, inputs[c.name], !r.ok && (!problem || c === problem)));
+    // The one field that is wrong: the first that is not a number; else (a logit past float32) the push if it is
+    // pushed past float32 on its own, the scale otherwise.
+    const wrong = (c) => parseNumber(inputs[c.name], c.name).problem;
+    const problem = !r.ok && ([scale, push].find(wrong) ?? (Math.abs(Number(inputs.push)) > FLOAT32_MAX / 2 ? push : scale));
+    [scale, push].forEach((c) => show(c, inputs[c.name], c === problem));
     report(root, message, inputs, r);
     if (r.ok) draw(r);
     kernelNote(kernel, model, inputs, (a) =>
       `batch mean ${fmt(fromJson(a.values.mean))}, stable ${fmt(fromJson(a.values.stable_mean))}.`);
   }
 
-  return live(model, ["scale", "row", "push", "kernel"], update);
+  return live(model, ["scale", "row", "push", "kernel"], update, plot);
 }
 
 export default { render };

@@ -5,7 +5,7 @@
 // (overflow.py) answers every change with torch's numbers, shown beside the browser's. Both name the first step of
 // the naive computation that fails, in the same words.
 import { FORMATS, expOverflowThreshold, op, sum, ulpOf } from "./formats.js";
-import { bind, element, fmt, frame, fromJson, kernelNote, live, numberControl, parseNumber, selectControl, show } from "./ui.js";
+import { bind, element, fitTable, fmt, frame, fromJson, kernelNote, live, numberControl, parseNumber, selectControl, show } from "./ui.js";
 
 const AGREE_ULPS = 4;
 
@@ -75,7 +75,7 @@ function explain(format, logits, naive, naiveLoss, stable, stableLoss, threshold
   if (ulpsApart(format, naiveLoss, stableLoss) > AGREE_ULPS) {
     pair += `, apart by ${fmt(Math.abs(naiveLoss - stableLoss), 2)}`;
     if (probs[target] < tiny) {
-      return ["subnormal",
+      return ["subnormal-disagree",
         `Naive and stable disagree (${pair}): the target's probability ${fmt(probs[target])} is subnormal in ` +
         `${format} (below ${fmt(tiny)}), where fewer bits are left for it, so its log is off. ` +
         `The stable loss never rounds a probability.`];
@@ -93,7 +93,7 @@ function explain(format, logits, naive, naiveLoss, stable, stableLoss, threshold
 // The browser's twin of overflow.py's explore: same inputs, same numbers (to the format's rounding), same words.
 export function explore({ scale, push, push_class: pushClass, target, dtype: format }, base) {
   if (!(format in FORMATS)) {
-    return { format, ok: false, message: `format must be one of ${Object.keys(FORMATS).join(", ")}, not '${format}'.` };
+    return { format, ok: false, message: `The format must be one of ${Object.keys(FORMATS).join(", ")}, not '${format}'.` };
   }
   const threshold = expOverflowThreshold(format);
   const refuse = (message) => ({ format, ok: false, message, threshold });
@@ -102,10 +102,10 @@ export function explore({ scale, push, push_class: pushClass, target, dtype: for
   const pushValue = parseNumber(push, "push");
   if (pushValue.problem) return refuse(pushValue.problem);
   if (!Number.isInteger(pushClass) || pushClass < 0 || pushClass >= base.length) {
-    return refuse(`the pushed class must be 0, 1 or 2, not ${pushClass}.`);
+    return refuse(`The pushed class must be 0, 1 or 2, not ${pushClass}.`);
   }
   if (!Number.isInteger(target) || target < 0 || target >= base.length) {
-    return refuse(`the target class must be 0, 1 or 2, not ${target}.`);
+    return refuse(`The target class must be 0, 1 or 2, not ${target}.`);
   }
   const values = base.map((b) => b * scaleValue.value);
   values[pushClass] += pushValue.value;
@@ -152,7 +152,7 @@ const STEPS = [
 // Which step fails first, for each diagnosis.
 const FAILED_STEP = {
   "overflow-target": "exp", "overflow-other": "exp", "all-underflow": "exp", "sum-overflow": "sum",
-  "target-underflow": "divide", subnormal: "log", rounding: "log",
+  "target-underflow": "divide", "subnormal-disagree": "log", rounding: "log",
 };
 
 function render({ model, el }) {
@@ -265,9 +265,12 @@ function render({ model, el }) {
     show(target, now.target);
     show(pushClass, now.push_class);
     const parsed = { scale: parseNumber(now.scale, "scale"), push: parseNumber(now.push, "push") };
-    const outOfRange = !r.ok && !parsed.scale.problem && !parsed.push.problem;
-    show(scale, now.scale, Boolean(parsed.scale.problem) || outOfRange);
-    show(push, now.push, Boolean(parsed.push.problem) || outOfRange);
+    // The one field that is wrong: the first that is not a number; else, a logit past the format, the push if it
+    // alone is past half the format's range, the scale otherwise.
+    const outOfRange = !r.ok && !parsed.scale.problem && !parsed.push.problem && FORMATS[now.dtype];
+    const pushed = outOfRange && Math.abs(parsed.push.value) > FORMATS[now.dtype].max / 2;
+    show(scale, now.scale, Boolean(parsed.scale.problem) || (outOfRange && !pushed));
+    show(push, now.push, !parsed.scale.problem && (Boolean(parsed.push.problem) || pushed));
     // Full-precision results for readers' tools and the book's browser tests (the table shows 4 digits).
     root.dataset.inputs = JSON.stringify(now);
     root.dataset.ok = String(r.ok);
@@ -285,6 +288,7 @@ function render({ model, el }) {
     }
     kernelNote(kernel, model, now, (a) =>
       `naive loss ${fmt(fromJson(a.values.naive_loss))}, stable loss ${fmt(fromJson(a.values.stable_loss))}.`);
+    fitTable(table); // last: its one read of the layout sees every change of this move
   }
 
   return live(model, ["scale", "push", "push_class", "target", "dtype", "kernel"], update);

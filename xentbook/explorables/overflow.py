@@ -29,7 +29,7 @@ OUTCOMES = {
     "overflow-other": "inf",
     "sum-overflow": "inf",
     "target-underflow": "inf",
-    "subnormal": "disagree",
+    "subnormal-disagree": "disagree",  # the target's p is subnormal AND the losses are more than AGREE_ULPS apart
     "rounding": "disagree",
     "agree": "agree",
 }
@@ -159,7 +159,7 @@ def explain(dtype, logits, exps, total, probs, naive_loss, stable_log_probs, sta
     if ulps_apart(naive_loss, stable_loss, dtype) > AGREE_ULPS:
         pair += f", apart by {fmt(abs(naive_loss - stable_loss), 2)}"
         if probs[target] < info.tiny:
-            return "subnormal", (
+            return "subnormal-disagree", (
                 f"Naive and stable disagree ({pair}): the target's probability {fmt(probs[target])} is subnormal in "
                 f"{dtype} (below {fmt(info.tiny)}), where fewer bits are left for it, so its log is off. "
                 f"The stable loss never rounds a probability."
@@ -178,7 +178,7 @@ def explain(dtype, logits, exps, total, probs, naive_loss, stable_log_probs, sta
 def explore(scale=1.0, push=0.0, push_class=0, dtype="float32", target=TARGET):
     """Scale the running example's first row, push one logit, and compare naive and stable softmax."""
     if dtype not in DTYPES:
-        return Exploration(str(dtype), False, f"format must be one of {', '.join(DTYPES)}, not {dtype!r}.", math.nan)
+        return Exploration(str(dtype), False, f"The format must be one of {', '.join(DTYPES)}, not {dtype!r}.", math.nan)
     threshold = exp_overflow_threshold(dtype)
 
     def refuse(message):
@@ -192,9 +192,9 @@ def explore(scale=1.0, push=0.0, push_class=0, dtype="float32", target=TARGET):
         return refuse(problem)
     classes = range(len(BASE_LOGITS))
     if push_class not in classes or isinstance(push_class, bool):
-        return refuse(f"the pushed class must be 0, 1 or 2, not {push_class!r}.")
+        return refuse(f"The pushed class must be 0, 1 or 2, not {push_class!r}.")
     if target not in classes or isinstance(target, bool):
-        return refuse(f"the target class must be 0, 1 or 2, not {target!r}.")
+        return refuse(f"The target class must be 0, 1 or 2, not {target!r}.")
     values = [b * scale_value for b in BASE_LOGITS]
     values[push_class] += push_value
     largest_finite = torch.finfo(DTYPES[dtype]).max

@@ -4,7 +4,7 @@
 // stages in the same order, every operation rounded to float32, and the same words.
 
 import { op, sum } from "./formats.js";
-import { bind, element, fmt, frame, fromJson, kernelNote, live, numberControl, parseNumber, report, selectControl, show, svg } from "./ui.js";
+import { bind, capital, drawnWidth, element, fitTable, fmt, frame, fromJson, kernelNote, live, numberControl, parseNumber, report, selectControl, show, svg } from "./ui.js";
 
 const F = "float32";
 const ROWS = 5;
@@ -22,7 +22,7 @@ function parseFinite32(text, name, example) {
   const parsed = parseNumber(text, name, example);
   if (parsed.problem) return parsed;
   if (Math.abs(parsed.value) > FLOAT32_MAX) {
-    return { problem: `${name} would be ${fmt(parsed.value)}, past the largest float32 (${fmt(FLOAT32_MAX)}): type a smaller number.` };
+    return { problem: `${capital(name)} would be ${fmt(parsed.value)}, past the largest float32 (${fmt(FLOAT32_MAX)}): type a smaller number.` };
   }
   return parsed;
 }
@@ -46,18 +46,18 @@ function readInputs(inputs) {
   const ii = parseNumber(inputs.ignore_index, "ignore_index", "-100");
   if (ii.problem) return { problem: ii.problem, field: "ignore_index" };
   if (ii.value !== Math.floor(ii.value) || Math.abs(ii.value) > 2 ** 31) {
-    return { problem: `ignore_index must be a whole number such as -100, not ${inputs.ignore_index}.`, field: "ignore_index" };
+    return { problem: `The ignore_index must be a whole number such as -100, not ${inputs.ignore_index}.`, field: "ignore_index" };
   }
   const targets = [];
   for (let i = 0; i < ROWS; i++) {
     const choice = inputs[`t${i}`];
     if (!TARGET_CHOICES.includes(choice)) {
-      return { problem: `the target of row ${i} must be one of ${TARGET_CHOICES.join(", ")}, not '${choice}'.`, field: `t${i}` };
+      return { problem: `The target of row ${i} must be one of ${TARGET_CHOICES.join(", ")}, not '${choice}'.`, field: `t${i}` };
     }
     targets.push(choice === "ignore" ? ii.value : Number(choice));
   }
   if (!REDUCTIONS.includes(inputs.reduction)) {
-    return { problem: `reduction must be one of ${REDUCTIONS.join(", ")}, not '${inputs.reduction}'.`, field: "reduction" };
+    return { problem: `The reduction must be one of ${REDUCTIONS.join(", ")}, not '${inputs.reduction}'.`, field: "reduction" };
   }
   return { logits, weights, ignoreIndex: ii.value, targets, reduction: inputs.reduction };
 }
@@ -98,14 +98,14 @@ function describe(reduction, ignoreIndex, kept, loss, total, divisor, rowLoss) {
       "the sum and the divisor, and show a loss of 0"
     : `No row has the ignore_index ${ignoreIndex} as its target`;
   if (reduction === "mean" && kept === 0) {
-    return `mean: every row's target is the ignore_index ${ignoreIndex}, so nothing is left to average: 0 / 0 = nan.`;
+    return `Reduction 'mean': every row's target is the ignore_index ${ignoreIndex}, so nothing is left to average: 0 / 0 = nan.`;
   }
   if (reduction === "mean") {
-    return `mean: the kept rows' losses w·(−log p) add up to ${fmt(total)}; divided by the sum of their targets' ` +
+    return `Reduction 'mean': the kept rows' losses w·(−log p) add up to ${fmt(total)}; divided by the sum of their targets' ` +
       `weights, ${fmt(divisor)}, that is ${fmt(loss)}. ${note}.`;
   }
-  if (reduction === "sum") return `sum: the kept rows' losses w·(−log p) add up to ${fmt(loss)}; nothing is divided. ${note}.`;
-  return `none: one loss per row, w·(−log p) of its target: [${rowLoss.map((v) => fmt(v)).join(", ")}]. ${note}.`;
+  if (reduction === "sum") return `Reduction 'sum': the kept rows' losses w·(−log p) add up to ${fmt(loss)}; nothing is divided. ${note}.`;
+  return `Reduction 'none': one loss per row, w·(−log p) of its target: [${rowLoss.map((v) => fmt(v)).join(", ")}]. ${note}.`;
 }
 
 // Every stage for one setting of the controls (the twin of pipeline.py's compute).
@@ -240,31 +240,34 @@ function render({ model, el }) {
   }
 
   function drawChart(r) {
-    const width = 320;
-    const height = 120;
+    const width = drawnWidth(chart, 320);
+    const height = 140;
+    const base = height - 20; // the bars' foot; the row names below it, the mean's key above the bars
     const finite = r.rowLoss.filter(Number.isFinite);
     const line = r.reduction === "mean" && Number.isFinite(r.loss) ? r.loss : null;
     const top = Math.max(1e-9, ...finite.map(Math.abs), line === null ? 0 : Math.abs(line));
-    const y = (v) => height - 20 - (Math.max(0, v) / top) * (height - 34);
+    const y = (v) => base - (Math.max(0, v) / top) * (base - 26);
     const band = width / ROWS;
-    const parts = [svg("line", { class: "xent-axis", x1: 0, x2: width, y1: height - 20, y2: height - 20 })];
+    const parts = [svg("line", { class: "xent-axis", x1: 0, x2: width, y1: base, y2: base })];
     r.rowLoss.forEach((v, i) => {
       const x = i * band + band * 0.2;
       if (r.keep[i]) {
-        const barTop = Number.isFinite(v) ? y(v) : 14;
-        parts.push(svg("rect", { class: "xent-pipeline-bar", x, y: barTop, width: band * 0.6, height: Math.max(0, height - 20 - barTop) }));
+        const barTop = Number.isFinite(v) ? y(v) : 26;
+        const plotted = Number.isFinite(v) ? { "data-y-value": v, "data-y-at": "top" } : {};
+        parts.push(svg("rect", { class: "xent-pipeline-bar", x, y: barTop, width: band * 0.6, height: Math.max(0, base - barTop), ...plotted }));
       } else {
-        parts.push(svg("text", { x: x + band * 0.3, y: height - 26, "text-anchor": "middle", text: "ignored" }));
+        parts.push(svg("text", { x: x + band * 0.3, y: base - 6, "text-anchor": "middle", class: "xent-pipeline-ignored-label", text: "ignored" }));
       }
-      parts.push(svg("text", { x: x + band * 0.3, y: height - 6, "text-anchor": "middle", text: `row ${i}` }));
+      parts.push(svg("text", { x: x + band * 0.3, y: height - 4, "text-anchor": "middle", text: `row ${i}` }));
     });
-    if (line !== null) {
-      parts.push(svg("line", { class: "xent-pipeline-mean", x1: 0, x2: width, y1: y(line), y2: y(line) }));
-      parts.push(svg("text", { x: width, y: y(line) - 4, "text-anchor": "end", text: `mean ${fmt(line)}` }));
+    if (line !== null) { // the mean as a dashed line across the bars, named in a key above them (never over a bar)
+      parts.push(svg("line", { class: "xent-pipeline-mean", x1: 0, x2: width, y1: y(line), y2: y(line), "data-y-value": line, "data-y-at": "top" }));
+      parts.push(svg("line", { class: "xent-pipeline-mean", x1: 0, x2: 24, y1: 8, y2: 8 }));
+      parts.push(svg("text", { x: 30, y: 12, text: `mean ${fmt(line)}` }));
     }
     chart.setAttribute("aria-label", `Each row's loss w·(−log p): ${r.rowLoss.map((v, i) => (r.keep[i] ? `row ${i} ${fmt(v)}` : `row ${i} ignored`)).join("; ")}` +
       (line === null ? "" : `; the mean ${fmt(line)}`));
-    chart.replaceChildren(svg("svg", { viewBox: `0 0 ${width} ${height}`, "aria-hidden": "true" }, parts));
+    chart.replaceChildren(svg("svg", { viewBox: `0 0 ${width} ${height}`, "aria-hidden": "true", "data-y-scale": `0 ${y(0)} ${top} ${y(top)}` }, parts));
   }
 
   function inputs() {
@@ -296,9 +299,10 @@ function render({ model, el }) {
       const loss = a.values.loss;
       return `loss ${Array.isArray(loss) ? `[${loss.map((v) => fmt(fromJson(v))).join(", ")}]` : fmt(fromJson(loss))}.`;
     });
+    fitTable(stages); // last: its one read of the layout sees every change of this move
   }
 
-  return live(model, [...INPUTS, "kernel"], update);
+  return live(model, [...INPUTS, "kernel"], update, chart);
 }
 
 export default { render };

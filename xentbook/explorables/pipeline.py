@@ -12,7 +12,7 @@ import torch.nn.functional as F
 import traitlets
 
 from xentbook.example import LOGITS, TARGET
-from xentbook.explorables.base import Explorable, Result, fmt, parse_number
+from xentbook.explorables.base import Explorable, Result, capital, fmt, parse_number
 
 ROWS, CLASSES = len(LOGITS), len(LOGITS[0])
 LOGIT_NAMES = tuple(f"z{i}_{j}" for i in range(ROWS) for j in range(CLASSES))
@@ -29,7 +29,7 @@ def _parse_finite32(text, name, example):
     if problem:
         return None, problem
     if abs(value) > FLOAT32_MAX:
-        return None, f"{name} would be {fmt(value)}, past the largest float32 ({fmt(FLOAT32_MAX)}): type a smaller number."
+        return None, f"{capital(name)} would be {fmt(value)}, past the largest float32 ({fmt(FLOAT32_MAX)}): type a smaller number."
     return value, None
 
 
@@ -52,16 +52,16 @@ def read_inputs(inputs):
     if problem:
         return None, problem
     if ignore_index != math.floor(ignore_index) or abs(ignore_index) > 2**31:
-        return None, f"ignore_index must be a whole number such as -100, not {inputs['ignore_index']!s}."
+        return None, f"The ignore_index must be a whole number such as -100, not {inputs['ignore_index']!s}."
     ignore_index = int(ignore_index)
     targets = []
     for i in range(ROWS):
         choice = inputs[f"t{i}"]
         if choice not in TARGET_CHOICES:
-            return None, f"the target of row {i} must be one of {', '.join(TARGET_CHOICES)}, not {choice!r}."
+            return None, f"The target of row {i} must be one of {', '.join(TARGET_CHOICES)}, not {choice!r}."
         targets.append(ignore_index if choice == "ignore" else int(choice))
     if inputs["reduction"] not in REDUCTIONS:
-        return None, f"reduction must be one of {', '.join(REDUCTIONS)}, not {inputs['reduction']!r}."
+        return None, f"The reduction must be one of {', '.join(REDUCTIONS)}, not {inputs['reduction']!r}."
     return (logits, weights, ignore_index, targets, inputs["reduction"]), None
 
 
@@ -74,14 +74,14 @@ def describe(reduction, ignore_index, kept, loss, total, divisor, row_loss):
     else:
         note = f"No row has the ignore_index {ignore_index} as its target"
     if reduction == "mean" and kept == 0:
-        return f"mean: every row's target is the ignore_index {ignore_index}, so nothing is left to average: 0 / 0 = nan."
+        return f"Reduction 'mean': every row's target is the ignore_index {ignore_index}, so nothing is left to average: 0 / 0 = nan."
     if reduction == "mean":
-        return (f"mean: the kept rows' losses w·(−log p) add up to {fmt(total)}; divided by the sum of their targets' "
+        return (f"Reduction 'mean': the kept rows' losses w·(−log p) add up to {fmt(total)}; divided by the sum of their targets' "
                 f"weights, {fmt(divisor)}, that is {fmt(loss)}. {note}.")
     if reduction == "sum":
-        return f"sum: the kept rows' losses w·(−log p) add up to {fmt(loss)}; nothing is divided. {note}."
+        return f"Reduction 'sum': the kept rows' losses w·(−log p) add up to {fmt(loss)}; nothing is divided. {note}."
     losses = ", ".join(fmt(v) for v in row_loss)
-    return f"none: one loss per row, w·(−log p) of its target: [{losses}]. {note}."
+    return f"Reduction 'none': one loss per row, w·(−log p) of its target: [{losses}]. {note}."
 
 
 def compute(inputs):

@@ -4,7 +4,7 @@
 // same steps in torch's order, every operation rounded to float32, and the same words.
 
 import { op, sum } from "./formats.js";
-import { bind, element, fmt, frame, fromJson, kernelNote, live, numberControl, parseNumber, report, selectControl, show, svg } from "./ui.js";
+import { bind, drawnWidth, element, fmt, frame, fromJson, kernelNote, live, numberControl, parseNumber, report, selectControl, show, svg } from "./ui.js";
 
 const F = "float32";
 const CLASS_CHOICES = [2, 3, 4, 5, 6, 7]; // fewer than 8 classes: torch sums them in the same order on every CPU
@@ -14,16 +14,16 @@ function readInputs(inputs) {
   const eps = parseNumber(inputs.eps, "label_smoothing", "0.1");
   if (eps.problem) return { problem: eps.problem, field: "eps" };
   if (!(eps.value >= 0 && eps.value <= 1)) {
-    return { problem: `label_smoothing must be between 0 and 1 (torch refuses anything else), not ${fmt(eps.value)}.`, field: "eps" };
+    return { problem: `The label_smoothing must be between 0 and 1 (torch refuses anything else), not ${fmt(eps.value)}.`, field: "eps" };
   }
   if (!CLASS_CHOICES.includes(inputs.classes)) {
-    return { problem: `the number of classes must be a whole number from 2 to 7, not ${inputs.classes}.`, field: "classes" };
+    return { problem: `The number of classes must be a whole number from 2 to 7, not ${inputs.classes}.`, field: "classes" };
   }
   const confidence = parseNumber(inputs.confidence, "the confidence", "0.9");
   if (confidence.problem) return { problem: confidence.problem, field: "confidence" };
   if (!(confidence.value > 0 && confidence.value < 1)) {
     return {
-      problem: `the confidence must be strictly between 0 and 1 (the other classes need some), not ${fmt(confidence.value)}.`,
+      problem: `The confidence must be strictly between 0 and 1 (the other classes need some), not ${fmt(confidence.value)}.`,
       field: "confidence",
     };
   }
@@ -129,11 +129,11 @@ function render({ model, el }) {
   figure.append(plot, bars, numbers);
 
   function drawPlot(r) {
-    const width = 320;
+    const width = drawnWidth(plot, 320);
     const height = 150;
     const left = 30;
     const bottom = 20;
-    const top = 3;
+    const top = Math.max(3, Math.ceil(r.loss)); // the loss axis reaches the reader's point, never clips it
     const x = (p) => left + p * (width - left - 5);
     const y = (v) => height - bottom - (Math.min(v, top) / top) * (height - bottom - 8);
     const points = [];
@@ -151,11 +151,11 @@ function render({ model, el }) {
       svg("polyline", { class: "xent-smoothing-curve", points: points.join(" ") }),
       svg("line", { class: "xent-smoothing-best", x1: x(best), x2: x(best), y1: 4, y2: height - bottom }),
       svg("line", { class: "xent-smoothing-floor", x1: left, x2: width, y1: y(r.floor), y2: y(r.floor) }),
-      svg("circle", { class: "xent-smoothing-dot", cx: x(r.confidence), cy: y(r.loss), r: 5 }),
+      svg("circle", { class: "xent-smoothing-dot", cx: x(r.confidence), cy: y(r.loss), r: 5, "data-y-value": r.loss, "data-y-at": "center" }),
     ];
     plot.setAttribute("aria-label", `Loss of one row against the target's probability: the reader's p ${fmt(r.confidence)} ` +
       `has loss ${fmt(r.loss)}; the curve's lowest point is at p = ${fmt(best)}, loss ${fmt(r.floor)}`);
-    plot.replaceChildren(svg("svg", { viewBox: `0 0 ${width} ${height}`, "aria-hidden": "true" }, parts));
+    plot.replaceChildren(svg("svg", { viewBox: `0 0 ${width} ${height}`, "aria-hidden": "true", "data-y-scale": `0 ${y(0)} ${top} ${y(top)}` }, parts));
   }
 
   function drawBars(r) {
@@ -195,7 +195,7 @@ function render({ model, el }) {
     kernelNote(kernel, model, now, (a) => `loss ${fmt(fromJson(a.values.loss))}, floor ${fmt(fromJson(a.values.floor))}.`);
   }
 
-  return live(model, [...INPUTS, "kernel"], update);
+  return live(model, [...INPUTS, "kernel"], update, plot);
 }
 
 export default { render };

@@ -24,15 +24,15 @@ def read_inputs(inputs):
     if problem:
         return None, problem
     if not 0 <= eps <= 1:
-        return None, f"label_smoothing must be between 0 and 1 (torch refuses anything else), not {fmt(eps)}."
+        return None, f"The label_smoothing must be between 0 and 1 (torch refuses anything else), not {fmt(eps)}."
     classes = inputs["classes"]
     if isinstance(classes, bool) or classes not in CLASS_CHOICES:
-        return None, f"the number of classes must be a whole number from 2 to 7, not {classes!r}."
+        return None, f"The number of classes must be a whole number from 2 to 7, not {classes!r}."
     confidence, problem = parse_number(inputs["confidence"], "the confidence", "0.9")
     if problem:
         return None, problem
     if not 0 < confidence < 1:
-        return None, f"the confidence must be strictly between 0 and 1 (the other classes need some), not {fmt(confidence)}."
+        return None, f"The confidence must be strictly between 0 and 1 (the other classes need some), not {fmt(confidence)}."
     return (eps, classes, confidence), None
 
 

@@ -1,13 +1,12 @@
 // Chapter 2's explorable (softmax.py computes the same with torch): three logits, a temperature and a constant
 // added to every logit; chapter 2's softmax as bars, every operation rounded to float32.
 import { expOverflowThreshold, sum } from "./formats.js";
-import { bind, element, fmt, frame, fromJson, kernelNote, live, numberControl, parseNumber, report, show } from "./ui.js";
+import { bind, capital, element, fmt, frame, fromJson, kernelNote, live, numberControl, parseNumber, report, show } from "./ui.js";
 
 const f = Math.fround;
 const NAMES = { z0: "logit 0", z1: "logit 1", z2: "logit 2", temperature: "temperature", shift: "the added constant" };
 const MOVED = 1e-3;
 const FLOAT32_MAX = 3.4028234663852886e38;
-const capital = (s) => s[0].toUpperCase() + s.slice(1);
 
 // Chapter 2's softmax: exp(x) divided by its sum, in float32.
 export function softmax(x) {
@@ -120,8 +119,10 @@ function render({ model, el }) {
   function update() {
     const inputs = Object.fromEntries(Object.keys(NAMES).map((k) => [k, model.get(k)]));
     const r = compute(inputs);
-    const problem = !r.ok && fields.find((c) => parseNumber(inputs[c.name], c.name).problem);
-    fields.forEach((c) => show(c, inputs[c.name], !r.ok && (!problem || c === problem)));
+    // The one field that is wrong, checked in compute's order: not a number, past float32, a temperature <= 0.
+    const problem = !r.ok && (fields.find((c) => parseNumber(inputs[c.name], c.name).problem) ??
+      fields.find((c) => Math.abs(Number(inputs[c.name])) > FLOAT32_MAX) ?? fields.find((c) => c.name === "temperature"));
+    fields.forEach((c) => show(c, inputs[c.name], c === problem));
     report(root, message, inputs, r);
     if (r.ok) draw(r);
     kernelNote(kernel, model, inputs, (a) =>

@@ -31,8 +31,18 @@ export function fmt(x, digits = 4) {
   return sign + strip(`0.${"0".repeat(-exponent - 1)}${kept}`);
 }
 
+// A sentence as it is shown: its first letter a capital (base.py's capital).
+export function capital(text) {
+  return text ? text[0].toUpperCase() + text.slice(1) : text;
+}
+
 // Read a number a reader typed: { value } if usable, { problem } (a sentence saying what to type) if not.
 export function parseNumber(value, name, example = "70") {
+  const parsed = parseNumberAs(value, name, example);
+  return parsed.problem ? { problem: capital(parsed.problem) } : parsed;
+}
+
+function parseNumberAs(value, name, example) {
   const text = String(value).trim();
   const lowered = text.toLowerCase().replace(/^[+-]+/, "");
   if (lowered === "nan") return { problem: `${name} is NaN (not a number): type a finite number such as ${example}.` };
@@ -57,7 +67,7 @@ export function wholeNumbers(inputs, names, labels, examples, limits) {
     const p = parseNumber(inputs[name], labels[name], examples[name]);
     if (p.problem) return { problem: p.problem, field: name };
     if (!Number.isInteger(p.value) || p.value < 1 || p.value > limits[name]) {
-      return { problem: `${labels[name]} must be a whole number from 1 to ${limits[name]}, not ${inputs[name]}.`, field: name };
+      return { problem: capital(`${labels[name]} must be a whole number from 1 to ${limits[name]}, not ${inputs[name]}.`), field: name };
     }
     numbers[name] = p.value;
   }
@@ -70,6 +80,12 @@ const UNITS = [[1e12, "TB"], [1e9, "GB"], [1e6, "MB"], [1e3, "kB"]];
 export function size(n) {
   for (const [unit, name] of UNITS) if (n >= unit) return `${fmt(n / unit)} ${name}`;
   return `${fmt(n)} B`;
+}
+
+// A ratio in words: "0.25 of the plain path's", or "114.1 times the plain path's" when it is more than 1 (base.py's
+// times).
+export function times(ratio, what) {
+  return ratio <= 1 ? `${fmt(ratio)} of ${what}` : `${fmt(ratio)} times ${what}`;
 }
 
 // Numbers from the kernel's JSON answer ('nan', 'inf', '-inf' travel as strings).
@@ -201,11 +217,99 @@ export function kernelNote(node, model, inputs, describe) {
     : "Computed in your browser, with the format's rounding (no Python kernel behind this page).";
 }
 
-// Wire a view: call update now and on every change of the named traits; return the clean-up anywidget expects.
-export function live(model, names, update) {
+// The width, in CSS px, at which to draw a figure shown in `node`: the width it is shown at (at most `most`), so
+// that its SVG text, sized in px by base.css, is that size on the screen, on a phone as on a projector. Before the
+// node is laid out (width 0), `fallback`; below `least` the drawing scales down rather than crowd.
+// The width is read from the page once, then kept until live's observer sees it change (a move stays fast).
+const shownWidths = new WeakMap();
+export function drawnWidth(node, fallback, most = 544, least = 260) {
+  let shown = shownWidths.get(node);
+  if (shown === undefined) {
+    shown = node.getBoundingClientRect().width;
+    if (shown > 0) shownWidths.set(node, shown);
+  }
+  return shown > 0 ? Math.round(Math.max(least, Math.min(most, shown))) : fallback;
+}
+
+// Wire a view: call update now, on every change of the named traits and (given `resized`, the node its figure is
+// drawn to fit, see drawnWidth) whenever that node's width changes; return the clean-up anywidget expects.
+export function live(model, names, update, resized = null) {
   for (const name of names) model.on(`change:${name}`, update);
   update();
+  let observer = null;
+  if (resized && typeof ResizeObserver !== "undefined") {
+    let last = Math.round(resized.getBoundingClientRect().width);
+    observer = new ResizeObserver(() => {
+      const shown = resized.getBoundingClientRect().width;
+      if (Math.round(shown) !== last) {
+        last = Math.round(shown);
+        shownWidths.set(resized, shown);
+        update();
+      }
+    });
+    observer.observe(resized);
+  }
   return () => {
     for (const name of names) model.off(`change:${name}`, update);
+    if (observer) observer.disconnect();
   };
+}
+
+// The box a label of base.css's 13 px text takes at (x, y) with a text-anchor, estimated without asking the page
+// for its layout (a move must stay fast): a generous 0.62 em a character, 10 px above the baseline and 3 below.
+export function textBox(x, y, text, anchor = "start") {
+  const width = String(text).length * 13 * 0.62;
+  const left = anchor === "end" ? x - width : anchor === "middle" ? x - width / 2 : x;
+  return { x: left, y: y - 10, width, height: 13 };
+}
+
+// Place SVG labels where they overlap nothing placed before them: each item is a label (an SVG <text>) and its
+// candidate spots [x, y, text-anchor], tried in order (the first is kept when none is free); `obstacles` are boxes
+// (in the SVG's units) to keep clear of, such as a line's band; a spot that would put the label past `bounds`
+// ({ width, height } of the drawing) is never taken.
+export function placeLabels(items, obstacles = [], bounds = null) {
+  const meets = (a, b) => a.x < b.x + b.width && b.x < a.x + a.width && a.y < b.y + b.height && b.y < a.y + a.height;
+  const placed = [...obstacles];
+  for (const { label, spots } of items) {
+    const fits = (spot) => {
+      const box = textBox(spot[0], spot[1], label.textContent, spot[2]);
+      const inside = !bounds || (box.x >= 0 && box.y >= 0 && box.x + box.width <= bounds.width && box.y + box.height <= bounds.height);
+      return inside && !placed.some((b) => meets(b, box));
+    };
+    const [x, y, anchor] = spots.find(fits) ?? spots[0];
+    label.setAttribute("x", x);
+    label.setAttribute("y", y);
+    label.setAttribute("text-anchor", anchor);
+    placed.push(textBox(x, y, label.textContent, anchor));
+  }
+}
+
+// Spots around a mark at (x, y) for placeLabels: right of it and left of it, above and below, nearest first.
+export function spotsAround(x, y, gap = 7) {
+  return [-6, 15, -20, 29, -34, 43].flatMap((dy) => [[x + gap, y + dy, "start"], [x - gap, y + dy, "end"]]);
+}
+
+// A table that fits the width it is shown at: each cell keeps its column's name (data-label), and when the table
+// is wider than its box the rows are stacked (class xent-stacked: each row one block of "name value" pairs, see
+// base.css) instead of cut off. Call after every redraw of the table; the roles keep it a table for screen readers.
+export function fitTable(table) {
+  const names = [...(table.querySelector("thead tr")?.children ?? [])].map((th) => th.textContent);
+  table.setAttribute("role", "table");
+  for (const group of table.querySelectorAll("thead, tbody")) group.setAttribute("role", "rowgroup");
+  for (const tr of table.querySelectorAll("tr")) {
+    tr.setAttribute("role", "row");
+    [...tr.children].forEach((cell, k) => {
+      const header = cell.tagName === "TH";
+      cell.setAttribute("role", header ? (cell.getAttribute("scope") === "row" ? "rowheader" : "columnheader") : "cell");
+      if (names[k] && tr.parentElement.tagName !== "THEAD" && !("label" in cell.dataset)) cell.dataset.label = names[k];
+    });
+  }
+  // One read of the layout per move: a stacked table stays stacked until the width it has changes.
+  const box = Math.round(table.parentElement.getBoundingClientRect().width);
+  if (table.classList.contains("xent-stacked") && Number(table.dataset.stackedAt) === box) return;
+  table.classList.remove("xent-stacked");
+  if (box > 0 && table.scrollWidth > table.clientWidth + 1) {
+    table.classList.add("xent-stacked");
+    table.dataset.stackedAt = String(box);
+  }
 }
