@@ -80,12 +80,16 @@ class LinearCrossEntropy(torch.autograd.Function):
         if ctx.grads is not None:  # the forward's gradients, handed over: a hook may change them in place
             grads, ctx.grads = ctx.grads, None
             grads = [None if g is None else g.mul_(scale) for g in grads]
-        else:  # "none", or a second backward (retain_graph=True): walk the chunks again, scaled by grad_output
+        else:  # "none", or a second backward (retain_graph=True): walk the chunks again
             input, linear_weight, linear_bias, target = ctx.saved_tensors
             h, W = input.to(ctx.compute), linear_weight.to(ctx.compute)
             b = linear_bias.to(ctx.compute) if linear_bias is not None else None
             with torch.autocast(input.device.type, enabled=False):  # as in the forward, whatever the caller's
-                _, _, grads = walk_chunks(ctx, h, W, b, target, scale * ctx.grad_scale, scale * ctx.z_coef)
+                if ctx.reduction == "none":  # each row's gradient scaled by its own grad_output
+                    _, _, grads = walk_chunks(ctx, h, W, b, target, scale, ctx.z_loss * scale)
+                else:  # as the forward computed them, then scaled: the first backward's bits again
+                    _, _, grads = walk_chunks(ctx, h, W, b, target, ctx.grad_scale, ctx.z_coef)
+                    grads = [None if g is None else g.mul_(scale) for g in grads]
         grads = [None if g is None else g.to(dtype) for g, dtype in zip(grads, ctx.dtypes)]
         return (*grads, None, None, None, None, None, None, None, None, None)
 
