@@ -15,8 +15,10 @@ def sigmoid(z):
 
 def bce(probs, target):
     """Binary cross entropy, averaged: -(y log p + (1 - y) log(1 - p))."""
-    if probs.shape != target.shape or not ((probs >= 0) & (probs <= 1)).all():
-        raise ValueError("bce takes probabilities from 0 to 1 and a target of the same shape")
+    if probs.shape != target.shape or probs.dtype != target.dtype or not probs.is_floating_point():
+        raise ValueError("bce takes float probabilities and a target of the same shape and dtype")
+    if not (((probs >= 0) & (probs <= 1)).all() and ((target >= 0) & (target <= 1)).all()):
+        raise ValueError("bce takes probabilities and targets from 0 to 1")
     return -(target * torch.log(probs) + (1 - target) * torch.log(1 - probs)).mean()
 
 
