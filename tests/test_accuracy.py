@@ -2,13 +2,14 @@
 
 The bounds for the other methods come from measurements with torch 2.13 on CPU (seed 0): on ordinary logits every
 method stays under 3.3 ulps at 100 classes; shifted by 1e4, x - logsumexp loses 584 ulps on average and 7387 at
-worst while the max-shifted forms stay under 1.6; with one logit 30 above the rest, every log(sum) form returns 0
+worst while the max-shifted forms stay under 1.6; with one logit about 30 above the rest, every log(sum) form returns 0
 for the dominant log-probability (8.4 to 16.8 million ulps). log_softmax_log1p computes from the shift on in float64
 and rounds once; chapter 9 proves that its error on float32 logits is at most log1p_ulp_bound(C) =
 0.5 + (C + 800) 2^-28 ulps, and these tests check that bound against 40-digit decimal arithmetic on rows drawn at
 random (widths, scales, shifts, dominant gaps and seeds that nobody picked).
 """
 
+import decimal
 import math
 
 import pytest
@@ -255,3 +256,12 @@ def test_reference_matches_exact_decimal_log_softmax_where_float64_f_log_softmax
     assert ulp_error(reference_log_softmax(rows), exact).max() < 1e-3
     naive64 = dominant_entries(ulp_error(F.log_softmax(rows.double(), dim=-1), exact), rows)
     assert naive64.max() > 100
+
+
+def test_exact_log_softmax_carries_its_digits_whatever_the_default_decimal_context(families):
+    """Every operation, the sum of the terms included, runs in the function's own context of `digits` digits."""
+    row = families["dominant"][0]
+    expected = exact_log_softmax(row)
+    with decimal.localcontext() as default:
+        default.prec = 6
+        assert torch.equal(exact_log_softmax(row), expected)

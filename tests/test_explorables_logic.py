@@ -175,3 +175,16 @@ def test_every_explorable_says_how_to_bring_it_to_life_before_its_cell_runs():
         data, _ = explorable.widget()._repr_mimebundle_()
         assert "application/vnd.jupyter.widget-view+json" in data
         assert "Run this cell" in data["text/plain"] and len(data["text/plain"]) > 110, data["text/plain"]
+
+
+def test_margin_log1p_column_is_the_reference_rounded_once_and_within_half_an_ulp_at_every_margin():
+    """Chapter 9's explorable: its log_softmax_log1p is the float64 reference rounded once to float32 (so the words
+    say < 0.5 ulps), while the max-shifted form's error is 2^23 to 2^24 ulps only until the reference is subnormal."""
+    from xentbook.explorables.margin import compute
+
+    for margin in ("0", "5", "20", "60", "90", "104", "200", "1e3"):
+        values = compute({"margin": margin}).values
+        assert torch.equal(values["log1p"], values["reference"]), margin
+    assert "log_softmax_log1p never adds the 1; its error: < 0.5 ulps." in compute({"margin": "20"}).message
+    assert "an error of 2^23 to 2^24 ulps" in compute({"margin": "20"}).message
+    assert "an error of 2^23 to 2^24 ulps" not in compute({"margin": "100"}).message

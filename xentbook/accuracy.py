@@ -20,7 +20,7 @@ from xentbook.scratch import log_softmax
 
 FAMILIES = ("ordinary", "shifted", "dominant")
 SHIFT = 1e4  # added to every logit of the "shifted" family
-GAP = 30.0  # how far the "dominant" family's target logit sits above the row's other logits
+GAP = 30.0  # the "dominant" family's target logit is max + GAP rounded to float32: about 30 above the others
 LOG1P_ULP_BOUND = 0.51  # log_softmax_log1p's proven error bound, float32 ulps, for float32 logits, up to 2**20 classes
 
 
@@ -29,12 +29,12 @@ def log1p_ulp_bound(classes):
     return 0.5 + (classes + 800) * 2.0**-28
 
 
-def log_softmax_log1p(x):
+def log_softmax_log1p(z):
     """Log-softmax with log1p (Blanchard, Higham & Higham 2021), from the shift on in float64, rounded once."""
-    max_values, argmax = x.max(dim=-1, keepdim=True)
-    shifted = x.double() - max_values.double()  # z - M in float64: exact unless their exponents differ by over 28
+    max_values, argmax = z.max(dim=-1, keepdim=True)
+    shifted = z.double() - max_values.double()  # z - M in float64: exact unless their exponents differ by over 28
     others = torch.exp(shifted).scatter(-1, argmax, 0.0)  # the terms of s: every exp(z_k - M) but the largest one
-    return (shifted - torch.log1p(others.sum(dim=-1, keepdim=True))).to(x.dtype)
+    return (shifted - torch.log1p(others.sum(dim=-1, keepdim=True))).to(z.dtype)
 
 
 def ulp(reference):
@@ -54,8 +54,10 @@ def exact_log_softmax(row, digits=50):
     values = [decimal.Decimal(v) for v in row.to(torch.float64).tolist()]  # exact: every float is a decimal
     largest = max(values)
     top = values.index(largest)
-    others = sum((context.exp(context.subtract(v, largest)) for k, v in enumerate(values) if k != top),
-                 decimal.Decimal(0))
+    others = decimal.Decimal(0)
+    for k, v in enumerate(values):  # every addition in `context` too, not in the default context's 28 digits
+        if k != top:
+            others = context.add(others, context.exp(context.subtract(v, largest)))
     # log1p(others): 1 + others needs enough digits to keep `digits` of a tiny `others`
     wide = decimal.Context(prec=digits + max(0, -others.adjusted()))
     log1p = wide.ln(wide.add(1, others))
@@ -63,13 +65,14 @@ def exact_log_softmax(row, digits=50):
                         dtype=torch.float64)
 
 
-def reference_log_softmax(x):
-    """The float64 reference: log_softmax_log1p on the inputs converted (exactly) to float64."""
-    return log_softmax_log1p(x.to(torch.float64))
+def reference_log_softmax(logits):
+    """The float64 reference: log_softmax_log1p on the logits converted (exactly) to float64."""
+    return log_softmax_log1p(logits.to(torch.float64))
 
 
 def input_families(seed=0, rows=1000, cols=100):
-    """Three seeded (rows, cols) float32 families: randn, randn + 1e4, and randn with one logit 30 above the rest."""
+    """Three seeded (rows, cols) float32 families: randn, randn + 1e4, and randn with one logit about 30 above the rest
+    (the row's max + 30, rounded to float32)."""
     generator = torch.Generator().manual_seed(seed)
     ordinary = torch.randn(rows, cols, generator=generator)
     target = torch.randint(cols, (rows,), generator=generator)
@@ -78,14 +81,14 @@ def input_families(seed=0, rows=1000, cols=100):
     return {"ordinary": ordinary, "shifted": ordinary + SHIFT, "dominant": dominant}
 
 
-def x_minus_logsumexp(x):
-    """Log-softmax as x - logsumexp(x): the formula read literally."""
-    return x - x.logsumexp(-1, keepdim=True)
+def x_minus_logsumexp(logits):
+    """Log-softmax as logits - logsumexp(logits): the formula read literally."""
+    return logits - logits.logsumexp(-1, keepdim=True)
 
 
-def f_log_softmax(x):
+def f_log_softmax(logits):
     """PyTorch's F.log_softmax over the last dimension."""
-    return F.log_softmax(x, dim=-1)
+    return F.log_softmax(logits, dim=-1)
 
 
 METHODS = {
@@ -99,11 +102,11 @@ METHODS = {
 def ulp_report(seed=0, rows=1000, cols=100):
     """{family: {method: (max_ulps, mean_ulps)}} for the three input families and the four methods, in float32."""
     report = {}
-    for family, x in input_families(seed, rows, cols).items():
-        reference = reference_log_softmax(x)
+    for family, logits in input_families(seed, rows, cols).items():
+        reference = reference_log_softmax(logits)
         report[family] = {}
         for name, method in METHODS.items():
-            errors = ulp_error(method(x), reference)
+            errors = ulp_error(method(logits), reference)
             report[family][name] = (errors.max().item(), errors.mean().item())
     return report
 

@@ -3,7 +3,8 @@
 //
 // compute() is the browser's twin of margin.py's compute, which calls the package's own functions
 // (xentbook.scratch.log_softmax, xentbook.accuracy.log_softmax_log1p, reference_log_softmax): the same algorithms,
-// every float32 operation rounded with Math.fround, the reference in float64, and the same words.
+// each rounded where torch rounds (every float32 operation with Math.fround; log_softmax_log1p once, at the end,
+// from float64), the reference in float64, and the same words.
 
 import { op, sum, ulpOf } from "./formats.js";
 import { bind, drawnWidth, element, fitTable, fmt, frame, fromJson, kernelNote, live, numberControl, parseNumber, report, show, svg } from "./ui.js";
@@ -23,7 +24,7 @@ export function ulpBucket(value) {
   return `2^${low} to 2^${low + 1}`;
 }
 
-// xentbook.scratch.log_softmax in float32: (x - max) - log(sum(exp(x - max))).
+// xentbook.scratch.log_softmax in float32: (z - max) - log(sum(exp(z - max))).
 function maxShifted(row) {
   const largest = Math.max(...row);
   const shifted = row.map((z) => op(F, z - largest));
@@ -31,22 +32,16 @@ function maxShifted(row) {
   return shifted.map((s) => op(F, s - logSum));
 }
 
-// xentbook.accuracy.log_softmax_log1p in a format ("float32", or "float64" for the reference):
-// (x - max) - log1p(sum of the other exp(x - max)), the dominant term left out of the sum, and the rounding of
-// x - max made up for: Knuth's TwoSum gives what x - max lost, and exp(s + lost) = exp(s) (1 + lost) to rounding.
-function log1pForm(format, row) {
+// xentbook.accuracy.log_softmax_log1p, everything from the shift on in float64 (float32 logits are float64 numbers
+// exactly): (z - max) - log1p(sum of the other exp(z - max)), the largest term left out of the sum. The function
+// rounds this once to float32; unrounded, it is the float64 reference (reference_log_softmax).
+function log1pFloat64(row) {
   const largest = Math.max(...row);
   const argmax = row.indexOf(largest);
-  const shifted = row.map((z) => op(format, z - largest));
-  const lost = row.map((z, k) => {
-    const back = op(format, shifted[k] + largest);
-    const value = op(format, op(format, z - back) - op(format, largest + op(format, shifted[k] - back)));
-    return Number.isNaN(value) ? 0 : value;
-  });
-  const others = shifted.map((s, k) => (k === argmax ? 0 : op(format, Math.exp(s))));
-  const total = op(format, sum(format, others) + sum(format, others.map((e, k) => op(format, e * lost[k]))));
-  const log1p = op(format, Math.log1p(total));
-  return shifted.map((s) => op(format, s - log1p));
+  const shifted = row.map((z) => z - largest);
+  const others = shifted.map((s, k) => (k === argmax ? 0 : Math.exp(s)));
+  const log1p = Math.log1p(sum("float64", others));
+  return shifted.map((s) => s - log1p);
 }
 
 // xentbook.accuracy.ulp_error: |computed - reference| in float32 ulps of the reference.
@@ -72,8 +67,8 @@ export function margin(inputs) {
   }
   const row = [Math.max(...OTHERS) + parsed.value, ...OTHERS].map((v) => op(F, v));
   const shifted = maxShifted(row);
-  const log1p = log1pForm(F, row);
-  const reference = log1pForm("float64", row);
+  const reference = log1pFloat64(row);
+  const log1p = reference.map((v) => op(F, v)); // log_softmax_log1p: the float64 value rounded once
   const ulpsShifted = shifted.map((c, k) => ulpError(c, reference[k]));
   const ulpsLog1p = log1p.map((c, k) => ulpError(c, reference[k]));
   const largest = Math.max(...row);

@@ -4,8 +4,9 @@ log-softmax and ``log_softmax_log1p`` lose against the float64 reference.
 The row is the running example's first row with class 0 set ``margin`` above the largest other logit. ``compute``
 is torch's answer with the package's own functions (``xentbook.scratch.log_softmax``,
 ``xentbook.accuracy.log_softmax_log1p`` and ``reference_log_softmax``); ``margin.js`` follows the same algorithms
-with float32 rounding in the browser, and the test compares the two, so a change of the package's algorithm that
-the browser does not follow fails it.
+in the browser, rounding where torch rounds (the max-shifted form at every float32 step, log_softmax_log1p once,
+from float64), and the test compares the two, so a change of the package's algorithm that the browser does not
+follow fails it.
 """
 
 import torch
