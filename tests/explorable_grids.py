@@ -5,6 +5,7 @@ Each grid walks the controls over ordinary settings, the chapter's own examples,
 """
 
 
+from xentbook.explorables.calibration import CalibrationExplorable
 from xentbook.explorables.chunks import ChunksExplorable, liger_chunk_size
 from xentbook.explorables.gradients import BASE_LOGITS, GradientsExplorable
 from xentbook.explorables.margin import MarginExplorable
@@ -98,6 +99,14 @@ def chunks_grid():
     return grid
 
 
+def calibration_grid():
+    """Temperatures from sharp to flat (and the slider's ends), every number of bins, bad input in both controls."""
+    grid = [dict(temperature=t, bins=b) for t in ("0.01", "0.1", "0.5", "0.8", "1", "1.14", "1.5", "2", "5", "100")
+            for b in (5, 10, 15, 20)]
+    grid += [dict(temperature=bad, bins=10) for bad in ("NaN", "abc", "1e400", "0", "-1", "0.001", "101")]
+    return grid + [dict(temperature="1", bins=bad) for bad in (0, 7, 100)]
+
+
 # One entry per chapter whose explorable is on its page: (name, widget class, page, grid).
 ENTRIES = [
     ("pipeline", PipelineExplorable, "chapters/05_log_softmax_nll.html", pipeline_grid),
@@ -106,4 +115,5 @@ ENTRIES = [
     ("margin", MarginExplorable, "chapters/09_accuracy.html", margin_grid),
     ("memory", MemoryExplorable, "chapters/10_large_vocab.html", memory_grid),
     ("chunks", ChunksExplorable, "chapters/11_fused_linear.html", chunks_grid),
+    ("calibration", CalibrationExplorable, "chapters/12_real_data.html", calibration_grid),
 ]
