@@ -1,8 +1,8 @@
 """Chapter 12's real data: scikit-learn's handwritten digits, a seeded split, a small training loop, calibration.
 
 The digits ship inside the scikit-learn wheel (``sklearn.datasets.load_digits``: 1,797 images of 8 x 8 pixels,
-10 classes), so nothing is downloaded. Training is deterministic: seeded, and run on one thread (the bits of a
-matrix product may depend on how many threads share it).
+10 classes), so nothing is downloaded. Training is deterministic: seeded, and run on one thread, so that
+the number of cores a machine has cannot change how a product's sums are split.
 """
 
 import contextlib
