@@ -88,7 +88,7 @@ export function compute(inputs, state) {
 
 const WIDTH = 520;
 const HEIGHT = 260;
-const PAD = { left: 44, right: 12, top: 12, bottom: 40 };
+const PAD = { left: 48, right: 14, top: 14, bottom: 46 };
 
 function render({ model, el }) {
   const { id, root, controls, figure, message, kernel } = frame(el, { name: "calibration", title: "Calibration explorer" });
@@ -111,7 +111,7 @@ function render({ model, el }) {
       if (count[k] === 0) continue;
       marks.push(svg("rect", { x: x(k / binCount) + 1, width: Math.max(width - 2, 1), y: y(accuracy[k]), height: y(0) - y(accuracy[k]), class: "xent-calibration-bar" }));
       marks.push(svg("line", { x1: x(k / binCount) + 1, x2: x((k + 1) / binCount) - 1, y1: y(confidence[k]), y2: y(confidence[k]), class: "xent-calibration-confidence" }));
-      marks.push(svg("text", { x: x((k + 0.5) / binCount), y: HEIGHT - PAD.bottom + 12, "text-anchor": "middle", class: "xent-calibration-count", text: String(count[k]) }));
+      marks.push(svg("text", { x: x((k + 0.5) / binCount), y: HEIGHT - PAD.bottom + 15, "text-anchor": "middle", class: "xent-calibration-count", text: String(count[k]) }));
     }
     plot.setAttribute("aria-label", "Reliability diagram: " + count.map((n, k) => (n === 0 ? null
       : `confidence ${fmt(k / binCount, 2)} to ${fmt((k + 1) / binCount, 2)}: ${n} rows, accuracy ${fmt(accuracy[k])}, mean confidence ${fmt(confidence[k])}`))
@@ -123,10 +123,10 @@ function render({ model, el }) {
       ...marks,
       svg("text", { x: PAD.left - 4, y: y(0) + 4, "text-anchor": "end", text: "0" }),
       svg("text", { x: PAD.left - 4, y: y(1) + 4, "text-anchor": "end", text: "1" }),
-      svg("text", { x: PAD.left - 30, y: y(0.5), "text-anchor": "middle", transform: `rotate(-90 ${PAD.left - 30} ${y(0.5)})`, text: "accuracy" }),
+      svg("text", { x: PAD.left - 22, y: y(0.5), "text-anchor": "middle", transform: `rotate(-90 ${PAD.left - 22} ${y(0.5)})`, text: "accuracy" }),
       svg("text", { x: x(0), y: HEIGHT - 6, text: "0" }),
       svg("text", { x: x(1), y: HEIGHT - 6, "text-anchor": "end", text: "1" }),
-      svg("text", { x: x(0.5), y: HEIGHT - 6, "text-anchor": "middle", text: "confidence (rows per bin under the bars)" }),
+      svg("text", { x: x(0.5), y: HEIGHT - 6, "text-anchor": "middle", text: "confidence (under each bar: its rows)" }),
     );
     readout.textContent = `NLL ${fmt(r.values.nll)} · accuracy ${fmt(r.values.accuracy)} · ECE ${fmt(r.values.ece)}. ` +
       "Bars: each bin's accuracy; lines: its mean confidence; diagonal: perfect calibration.";
