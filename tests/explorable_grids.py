@@ -1,4 +1,4 @@
-"""The grids on which the browser tests compare chapters 5, 6, 8, 9 and 10's explorables with torch.
+"""The grids on which the browser tests compare chapters 5, 6 and 8 to 12's explorables with torch.
 
 tests/explorables.py adds one harness entry per explorable from ENTRIES: (name, widget class, page, grid).
 Each grid walks the controls over ordinary settings, the chapter's own examples, extremes and bad input.
