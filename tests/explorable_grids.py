@@ -1,10 +1,12 @@
-"""The grids on which the browser tests compare chapters 5, 6, 8, 9 and 10's explorables with torch.
+"""The grids on which the browser tests compare chapters 5, 6 and 8 to 12's explorables with torch.
 
-tests/explorables.py adds one harness entry per explorable from ENTRIES: (name, widget class, page, grid).
+tests/explorables.py adds one harness entry per explorable from ENTRIES: (name, widget class, page, grid, settings to
+look at).
 Each grid walks the controls over ordinary settings, the chapter's own examples, extremes and bad input.
 """
 
 
+from xentbook.explorables.calibration import CalibrationExplorable
 from xentbook.explorables.chunks import ChunksExplorable, liger_chunk_size
 from xentbook.explorables.gradients import BASE_LOGITS, GradientsExplorable
 from xentbook.explorables.margin import MarginExplorable
@@ -98,6 +100,14 @@ def chunks_grid():
     return grid
 
 
+def calibration_grid():
+    """Temperatures from sharp to flat (and the slider's ends), every number of bins, bad input in both controls."""
+    grid = [dict(temperature=t, bins=b) for t in ("0.01", "0.1", "0.5", "0.8", "1", "1.14", "1.5", "2", "5", "100")
+            for b in (5, 10, 15, 20)]
+    grid += [dict(temperature=bad, bins=10) for bad in ("NaN", "abc", "1e400", "0", "-1", "0.001", "101")]
+    return grid + [dict(temperature="1", bins=bad) for bad in (0, 7, 100)]
+
+
 # One entry per chapter whose explorable is on its page: (name, widget class, page, grid, settings to look at).
 ENTRIES = [
     ("pipeline", PipelineExplorable, "chapters/05_log_softmax_nll.html", pipeline_grid,
@@ -108,4 +118,6 @@ ENTRIES = [
     ("margin", MarginExplorable, "chapters/09_accuracy.html", margin_grid, ({"margin": "1e3"},)),
     ("memory", MemoryExplorable, "chapters/10_large_vocab.html", memory_grid, ({"tokens": "1"},)),
     ("chunks", ChunksExplorable, "chapters/11_fused_linear.html", chunks_grid, ({"tokens": "3"}, {"tokens": "40"})),
+    ("calibration", CalibrationExplorable, "chapters/12_real_data.html", calibration_grid,
+     ({"temperature": "0.1"}, {"temperature": "5", "bins": "20"})),
 ]
