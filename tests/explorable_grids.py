@@ -5,6 +5,7 @@ Each grid walks the controls over ordinary settings, the chapter's own examples,
 """
 
 
+from xentbook.explorables.bigram import BigramExplorable
 from xentbook.explorables.chunks import ChunksExplorable, liger_chunk_size
 from xentbook.explorables.gradients import BASE_LOGITS, GradientsExplorable
 from xentbook.explorables.margin import MarginExplorable
@@ -98,6 +99,18 @@ def chunks_grid():
     return grid
 
 
+def bigram_grid():
+    """Chapter 13's bigram model: k from 0 (an infinite loss) through the best k to near-uniform, temperatures from
+    sharp to flat, and bad input in both fields."""
+    grid = [dict(k=k, temperature=t) for k in ("0", "0.001", "0.1", "1", "3.5", "100", "1e6")
+            for t in ("0.1", "0.5", "1", "1.7", "3", "100")]
+    for bad in ("NaN", "abc", "1e400", "-1", "2e6", ""):
+        grid.append(dict(k=bad, temperature="1"))
+    for bad in ("NaN", "abc", "1e400", "0", "-1", "101"):
+        grid.append(dict(k="1", temperature=bad))
+    return grid
+
+
 # One entry per chapter whose explorable is on its page: (name, widget class, page, grid).
 ENTRIES = [
     ("pipeline", PipelineExplorable, "chapters/05_log_softmax_nll.html", pipeline_grid),
@@ -106,4 +119,5 @@ ENTRIES = [
     ("margin", MarginExplorable, "chapters/09_accuracy.html", margin_grid),
     ("memory", MemoryExplorable, "chapters/10_large_vocab.html", memory_grid),
     ("chunks", ChunksExplorable, "chapters/11_fused_linear.html", chunks_grid),
+    ("bigram", BigramExplorable, "chapters/13_perplexity.html", bigram_grid),
 ]
