@@ -100,6 +100,8 @@ function generator(seed) {
   };
 }
 
+// Names sampled one character at a time from the model, starting after a newline, until about `longest`
+// characters: shown separated by " / ".
 function sampleLine(table, vocabulary, seed = 13, longest = 60) {
   const random = generator(seed);
   const newline = vocabulary.indexOf("\n");
@@ -116,8 +118,7 @@ function sampleLine(table, vocabulary, seed = 13, longest = 60) {
         break;
       }
     }
-    if (next === newline) break;
-    line += vocabulary[next];
+    line += next === newline ? " / " : vocabulary[next];
     previous = next;
   }
   return line;
@@ -132,7 +133,7 @@ function render({ model, el }) {
 
   const bars = element("div", { class: "xent-bigram-bars", role: "img" });
   const sample = element("p", { class: "xent-bigram-sample" });
-  figure.append(bars, element("p", { class: "xent-bigram-caption", text: "A line sampled at this temperature (illustrative: the browser's own seeded generator, not torch's):" }), sample);
+  figure.append(bars, element("p", { class: "xent-bigram-caption", text: "Names sampled at this temperature, separated by / (illustrative: the browser's own seeded generator, not torch's):" }), sample);
 
   function drawBars(r, C) {
     const uniformBits = Math.log2(C);
