@@ -1,4 +1,4 @@
-"""The grids on which the browser tests compare chapters 5, 6 and 8 to 12's explorables with torch.
+"""The grids on which the browser tests compare chapters 5, 6 and 8 to 13's explorables with torch.
 
 tests/explorables.py adds one harness entry per explorable from ENTRIES: (name, widget class, page, grid, settings to
 look at).
@@ -7,6 +7,7 @@ Each grid walks the controls over ordinary settings, the chapter's own examples,
 
 
 from xentbook.explorables.calibration import CalibrationExplorable
+from xentbook.explorables.bigram import BigramExplorable
 from xentbook.explorables.chunks import ChunksExplorable, liger_chunk_size
 from xentbook.explorables.gradients import BASE_LOGITS, GradientsExplorable
 from xentbook.explorables.margin import MarginExplorable
@@ -100,6 +101,18 @@ def chunks_grid():
     return grid
 
 
+def bigram_grid():
+    """Chapter 13's bigram model: k from 0 (an infinite loss) through the best k to near-uniform, temperatures from
+    sharp to flat, and bad input in both fields."""
+    grid = [dict(k=k, temperature=t) for k in ("0", "0.001", "0.1", "1", "3.5", "100", "1e6")
+            for t in ("0.1", "0.5", "1", "1.7", "3", "100")]
+    for bad in ("NaN", "abc", "1e400", "-1", "2e6", ""):
+        grid.append(dict(k=bad, temperature="1"))
+    for bad in ("NaN", "abc", "1e400", "0", "-1", "101"):
+        grid.append(dict(k="1", temperature=bad))
+    return grid
+
+
 def calibration_grid():
     """Temperatures from sharp to flat (and the slider's ends), every number of bins, bad input in both controls."""
     grid = [dict(temperature=t, bins=b) for t in ("0.01", "0.1", "0.5", "0.8", "1", "1.14", "1.5", "2", "5", "100")
@@ -120,4 +133,5 @@ ENTRIES = [
     ("chunks", ChunksExplorable, "chapters/11_fused_linear.html", chunks_grid, ({"tokens": "3"}, {"tokens": "40"})),
     ("calibration", CalibrationExplorable, "chapters/12_real_data.html", calibration_grid,
      ({"temperature": "0.1"}, {"temperature": "5", "bins": "20"})),
+    ("bigram", BigramExplorable, "chapters/13_perplexity.html", bigram_grid, ({"k": "0"}, {"k": "1", "temperature": "3"})),
 ]

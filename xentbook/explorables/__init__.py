@@ -22,7 +22,8 @@ Each explorable is three files in this folder, and adding another is copying a p
 Chapter 1: ``bce.BCEExplorer``; chapter 2: ``softmax.SoftmaxExplorer``; chapter 3: ``naive.NaiveLossExplorer``;
 chapters 4 and 7: ``overflow.OverflowExplorer``; chapter 5: ``pipeline.PipelineExplorable``; chapter 6:
 ``smoothing.SmoothingExplorable``; chapter 8: ``gradients.GradientsExplorable``; chapter 9:
-``margin.MarginExplorable``; chapter 10: ``memory.MemoryExplorable``; chapter 11: ``chunks.ChunksExplorable``; chapter 12: ``calibration.CalibrationExplorable``.
+``margin.MarginExplorable``; chapter 10: ``memory.MemoryExplorable``; chapter 11: ``chunks.ChunksExplorable``; chapter 12: ``calibration.CalibrationExplorable``; chapter 13:
+``bigram.BigramExplorable``.
 
 The view follows ``ui.frame``: a labelled group ``.xent-explorable[data-explorable=name]`` holding the controls
 (each with an accessible name), the figure, one ``role=status`` line saying what happened, and a line saying who
