@@ -58,7 +58,7 @@ def overflow_grid():
             "float64": ["1", "500", "520"],
         }.items()
         for scale in scales
-        for push_class, push in [(0, "0"), (2, "146"), (2, "-60"), (1, "1e4")]
+        for push_class, push in [(0, "0"), (2, "146"), (2, "-60"), (2, "-95"), (1, "1e4")]
         for target in range(len(BASE_LOGITS))
     ]
     return [dict(scale=s, push=p, push_class=c, target=t, dtype=d) for s, p, c, t, d in settings]
@@ -75,22 +75,24 @@ def bce_grid():
 
 
 def softmax_grid():
-    """Chapter 2's three logits, temperatures from sharp to flat, constants from none to overflow and underflow."""
+    """Chapter 2's three logits, temperatures from sharp to flat, constants from none to overflow, subnormal exps
+    and underflow; logits whose exps are finite but their sum is not."""
     return [
         dict(z0=z0, z1=z1, z2=z2, temperature=t, shift=c)
-        for z0, z1, z2 in [("1.3877", "-1.2656", "-0.9112"), ("3", "3", "-2"), ("-10", "0", "10")]
+        for z0, z1, z2 in [("1.3877", "-1.2656", "-0.9112"), ("3", "3", "-2"), ("-10", "0", "10"), ("88.5", "88.5", "-100")]
         for t in ["0.1", "0.5", "1", "5"]
-        for c in ["0", "5", "-30", "50", "90", "-120"]
+        for c in ["0", "5", "-30", "50", "90", "-100", "-104", "-120"]
     ]
 
 
 def naive_grid():
-    """Chapter 3's running example scaled, each row's target logit pushed both ways."""
+    """Chapter 3's running example scaled, each row's target logit pushed both ways: every way a row breaks (another
+    exp or the row sum overflows, the target's exp underflows, or its quotient does)."""
     return [
         dict(scale=s, row=row, push=p)
-        for s in ["0", "1", "10", "40", "45", "70"]
+        for s in ["0", "1", "10", "40", "45", "50", "63.5", "64", "70"]
         for row in range(5)
-        for p in ["0", "-60", "-110", "90"]
+        for p in ["0", "-60", "-110", "90", "146.36"]
     ]
 
 

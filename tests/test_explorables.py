@@ -1,5 +1,6 @@
 """Every explorable in a real headless Chromium, checked the same way (the harness is tests/explorables.py)."""
 
+import json
 import statistics
 
 import pytest
@@ -196,7 +197,7 @@ def test_shared_rounding_and_sum_match_torch(page, site_url):
 
 def test_overflow_explorer_diagnosis_is_the_outcome_torchs_numbers_imply(page, site_url):
     """On a grid of (format, scale, pushed class, push, target): nan, inf, finite and agreeing, or disagreeing."""
-    from xentbook.explorables.overflow import AGREE_ULPS, OUTCOMES, explore, outcome, ulps_apart
+    from xentbook.explorables.overflow import AGREE_ULPS, FAILED_STEP, OUTCOMES, explore, outcome, ulps_apart
 
     explorable = OVERFLOW
     browser_page, _ = open_explorable(page, site_url, explorable)
@@ -216,4 +217,24 @@ def test_overflow_explorer_diagnosis_is_the_outcome_torchs_numbers_imply(page, s
             wrong.append((inputs, js["diagnosis"], implied, result.naive_loss, result.stable_loss))
     assert wrong == [], wrong[:5]
     assert seen == {"nan", "inf", "agree", "disagree"}  # the grid reaches every outcome
+
+    # The row of steps lights the step the message names: the page's table is overflow.py's, and so is what it shows.
+    js_steps = browser_page.evaluate(
+        """async (widgetId) => {
+            const state = JSON.parse(document.querySelector('script[type*=widget-state]').textContent).state;
+            const model = Object.values(state).find((m) => m.state._anywidget_id === widgetId).state;
+            return (await import(URL.createObjectURL(new Blob([model._esm], { type: 'text/javascript' })))).FAILED_STEP;
+        }""",
+        explorable.widget_id,
+    )
+    assert js_steps == FAILED_STEP
+    root = browser_page.locator(explorable.selector).first
+    for setting in [{"scale": "50"}, {"scale": "45"}, {"scale": "1", "push_class": "2", "push": "-200"},
+                    {"scale": "1", "push_class": "2", "push": "-95"}]:
+        set_inputs(root, setting)
+        shown = json.loads(root.get_attribute("data-inputs"))
+        result = explore(shown["scale"], shown["push"], shown["push_class"], shown["dtype"], shown["target"])
+        lit = root.locator(".xent-ox-step-failed")
+        assert lit.count() == 1 and lit.get_attribute("data-step") == FAILED_STEP[result.diagnosis], (setting, result.message)
+        assert root.locator(".xent-ox-message").text_content() == result.message
 

@@ -188,3 +188,110 @@ def test_margin_log1p_column_is_the_reference_rounded_once_and_within_half_an_ul
     assert "log_softmax_log1p never adds the 1; its error: < 0.5 ulps." in compute({"margin": "20"}).message
     assert "an error of 2^23 to 2^24 ulps" in compute({"margin": "20"}).message
     assert "an error of 2^23 to 2^24 ulps" not in compute({"margin": "100"}).message
+
+
+def test_bce_names_the_first_student_to_break_each_way_and_lists_every_broken_one():
+    """At bias 15: the inf and the nan student with the largest |z| (the first to break as the bias grows), then all
+    six; 'with logits' claims only that no probability is rounded to 0 or 1, not that nothing is rounded."""
+    result = bce.explore(b=15)
+    z, naive_terms = result.values["logits"], result.values["naive"]
+    inf = [k for k in range(len(z)) if torch.isinf(naive_terms[k])]
+    nan = [k for k in range(len(z)) if torch.isnan(naive_terms[k])]
+    assert inf and nan
+    confident = lambda ks: max(ks, key=lambda k: abs(z[k]))  # noqa: E731
+    message = result.message
+    assert f"Student {confident(inf)} failed, yet z = " in message
+    assert f"Student {confident(nan)} passed and z = " in message
+    assert f"The naive loss is inf for {bce.students(inf)}, nan for {bce.students(nan)}." in message
+    assert "nothing is rounded" not in message and "no probability is rounded to 1" in message
+    # raise the bias from chapter 1's model in steps of 0.1: the student named for nan is the first one nan
+    x, target = torch.tensor(bce.STUDENTS), torch.tensor(bce.PASSED)
+    logits = (x @ torch.tensor(bce.W))[None] + (bce.B + 0.1 * torch.arange(400))[:, None]
+    probs = torch.sigmoid(logits)
+    terms = -(target * torch.log(probs) + (1 - target) * torch.log(1 - probs))
+    first = int(terms.isnan().any(1).nonzero()[0])
+    assert terms[first].isnan().nonzero().flatten().tolist() == [confident(nan)]
+
+
+def test_bce_prints_a_right_call_s_cost_below_float32_s_normal_range_as_e_to_the_minus_z():
+    """torch rounds (or flushes) such a cost differently from the browser: the words give e^-|z|, never -0."""
+    result = bce.explore(w0="-1", w1="0.3", b="-100")
+    stable, z = result.values["stable"], result.values["logits"]
+    k = max((j for j in range(len(z)) if torch.isnan(result.values["naive"][j])), key=lambda j: abs(z[j]))
+    assert stable[k] < torch.finfo(torch.float32).tiny
+    assert f"that student costs about e^{bce.fmt(-abs(z[k].item()))}, below" in result.message
+    assert "costs -0" not in result.message
+
+
+@pytest.mark.parametrize("shift", [-100, -104])
+def test_softmax_blames_subnormal_exps_not_rounded_logits_for_a_moved_probability(shift):
+    result = softmax.explore(shift=shift)
+    shifted, probs = result.values["shifted"], result.values["probs"]
+    assert (result.values["shifted_probs"] - probs).abs().max() > softmax.MOVED
+    # the float32-rounded shifted logits still hold the differences: exact softmax of them is the unshifted one
+    torch.testing.assert_close(torch.softmax(shifted.double(), -1).float(), probs)
+    exps = torch.exp(shifted)
+    assert (exps < torch.finfo(torch.float32).tiny).all()
+    state = "subnormal or 0" if (exps == 0).any() else "subnormal"
+    assert (exps == 0).any() == (shift == -104)
+    assert f"every exp of (logits + c) / T is {state} (" in result.message
+    assert "rounding" not in result.message
+
+
+def test_softmax_names_subnormal_exps_exactly_when_a_shift_moves_a_probability():
+    for shift in range(-80, -106, -1):  # the largest shifted logit from -78.6 to -103.6
+        result = softmax.explore(shift=shift)
+        moved = (result.values["shifted_probs"] - result.values["probs"]).abs().max() > softmax.MOVED
+        assert moved == ("subnormal" in result.message), (shift, result.message)
+
+
+def test_softmax_prints_the_exact_overflow_threshold_and_fails_when_only_the_sum_overflows():
+    from xentbook.explorables.overflow import exp_overflow_threshold
+
+    threshold = exp_overflow_threshold("float32")
+    message = softmax.explore(shift=90).message
+    assert f"exp is inf from {threshold!r} on" in message and "88.72 on" not in message
+    summed = softmax.explore(z0="88.5", z1="88.5", z2="-1")
+    exps = torch.exp(summed.values["scaled"])
+    assert torch.isfinite(exps).all() and torch.isinf(exps.sum()) and (summed.values["probs"] == 0).all()
+    assert "fails: no exp overflows for logits / T" in summed.message and "finite / inf = 0" in summed.message
+
+
+def naive_row(scale, row, push):
+    """The logits row the naive explorer names, in float32, as it builds them."""
+    logits = torch.tensor(LOGITS) * torch.tensor(float(scale))
+    logits[row, TARGET[row]] += torch.tensor(float(push))
+    return logits
+
+
+@pytest.mark.parametrize(("kwargs", "case"), [
+    ({"push": -110}, "the target's exp is 0"),
+    ({"scale": 64, "row": 3, "push": -10}, "another exp overflows"),  # the reader's case: row 0 breaks, not row 3
+    ({"scale": 63.5, "row": 0, "push": 146.36}, "the row sum overflows"),
+    ({"scale": 50}, "the quotient underflows"),
+])
+def test_naive_names_the_way_the_target_s_probability_became_0(kwargs, case):
+    import re
+
+    from xentbook.explorables.overflow import exp_overflow_threshold
+
+    result = naive.explore(**kwargs)
+    assert math.isinf(result.values["mean"])
+    i = int(re.match(r"Row (\d):", result.message).group(1))
+    k = TARGET[i]
+    assert result.values["picked"][i] == 0
+    exps = torch.exp(naive_row(kwargs.get("scale", 1), kwargs.get("row", 0), kwargs.get("push", 0))[i])
+    facts = {
+        "the target's exp is 0": exps[k] == 0,
+        "another exp overflows": torch.isinf(exps).any() and torch.isfinite(exps[k]),
+        "the row sum overflows": torch.isfinite(exps).all() and torch.isinf(exps.sum()),
+        "the quotient underflows": exps[k] > 0 and torch.isfinite(exps.sum()),
+    }
+    assert [name for name, holds in facts.items() if holds] == [case]
+    words = {
+        "the target's exp is 0": "underflows to 0 in float32: its probability is 0 / ",
+        "another exp overflows": f"overflows float32 (inf from {exp_overflow_threshold('float32')!r} on): the row sum is inf",
+        "the row sum overflows": "no exp overflows (largest logit",
+        "the quotient underflows": "is not 0, but divided by the row sum",
+    }
+    assert [name for name, said in words.items() if said in result.message] == [case], result.message

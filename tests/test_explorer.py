@@ -9,7 +9,9 @@ import torch.nn.functional as F
 from xentbook.explorables.base import bundle
 from xentbook.explorables.overflow import (
     BASE_LOGITS,
+    FAILED_STEP,
     OUTCOMES,
+    STEPS,
     TARGET,
     OverflowExplorer,
     exp_overflow_threshold,
@@ -77,7 +79,7 @@ def test_target_probability_underflow_makes_naive_loss_inf():
     assert result.naive_loss == math.inf
     reference = -torch.log_softmax(result.logits.double(), -1)[TARGET].item()
     assert result.stable_loss == pytest.approx(reference, rel=1e-6)
-    assert "underflows to 0" in result.message and result.diagnosis == "target-underflow"
+    assert "underflows to 0" in result.message and result.diagnosis == "target-exp-underflow"
 
 
 def test_float16_overflows_at_a_far_smaller_logit_than_float32():
@@ -139,8 +141,10 @@ def test_widget_recomputes_with_torch_when_a_control_changes():
         ({"scale": 70, "target": 0}, "overflow-target"),  # the target's exp overflows: inf / inf = nan
         ({"scale": 70}, "overflow-other"),  # another class's exp overflows: finite / inf = 0, loss inf
         ({"scale": 50}, "target-underflow"),  # no overflow, yet the naive loss is inf
+        ({"push": -200, "push_class": 2}, "target-exp-underflow"),  # the target's own exp is 0
         ({"scale": 63.5, "push": 146, "push_class": 2}, "sum-overflow"),  # no single exp overflows, the sum does
         ({"scale": 45}, "subnormal-disagree"),  # the naive loss 103.3 against the stable 103.5
+        ({"push": -95, "push_class": 2}, "subnormal-exp-disagree"),  # the target's own exp is subnormal
         ({"scale": 1}, "agree"),
     ],
 )
@@ -165,3 +169,41 @@ def test_bundle_inlines_each_shared_module_once_and_no_relative_import_is_left()
     assert source.count("// ---- formats.js") == 1 and source.count("// ---- ui.js") == 1
     assert 'from "./' not in source
     assert OverflowExplorer._esm == source
+
+
+def overflow_sweep():
+    """Every format at scales around its thresholds, one class pushed up or down, each target."""
+    scales_of = {"float16": [1, 3, 6.3, 7, 8, 20], "bfloat16": [1, 40, 64, 65], "float32": [1, 40.9, 45, 50, 63.5, 70],
+                 "float64": [1, 300, 500, 520]}
+    for dtype, scales in scales_of.items():
+        for scale in scales:
+            for push_class, push in [(0, 0), (2, -95), (2, -60), (1, -12), (2, -700), (2, 146), (0, -100)]:
+                for target in range(len(BASE_LOGITS)):
+                    result = explore(scale=scale, push=push, push_class=push_class, dtype=dtype, target=target)
+                    if result.ok:
+                        yield result
+
+
+def test_the_step_the_explorer_highlights_is_the_step_its_message_names():
+    """The row of steps lights FAILED_STEP[diagnosis]: 'First failure, <step>:' names the same step; a subnormal
+    p blames the division that rounded it, a subnormal exp of the target blames exp; every diagnosis is reached."""
+    import re
+
+    assert set(FAILED_STEP) == set(OUTCOMES) - {"agree"} and set(FAILED_STEP.values()) <= set(STEPS)
+    seen = set()
+    for result in overflow_sweep():
+        d, message, t = result.diagnosis, result.message, result.target
+        seen.add(d)
+        if d == "agree":
+            continue
+        named = re.match(r"First failure, ([^:]+):", message)
+        if named:
+            assert named.group(1) == STEPS[FAILED_STEP[d]], message
+        exp_t = torch.exp(result.logits)[t]
+        tiny = torch.finfo(result.logits.dtype).tiny
+        if d in ("target-exp-underflow", "target-underflow"):
+            assert result.naive_probs[t] == 0 and (exp_t == 0) == (FAILED_STEP[d] == "exp"), message
+        if d in ("subnormal-exp-disagree", "subnormal-disagree"):
+            assert (exp_t < tiny) == (FAILED_STEP[d] == "exp"), message
+            assert ("the division rounds" in message) == (FAILED_STEP[d] == "divide"), message
+    assert seen == set(OUTCOMES)

@@ -14,6 +14,19 @@ function logSigmoid(x) {
 }
 
 
+// "student 3" or "students 0, 1 and 3".
+function students(ks) {
+  if (ks.length === 1) return `student ${ks[0]}`;
+  return `students ${ks.slice(0, -1).join(", ")} and ${ks[ks.length - 1]}`;
+}
+
+// A right call's cost log(1 + e^-|z|), printed; below float32's smallest normal number as about e^-|z| (there
+// torch and the browser may round exp's last bit differently, or flush it to 0).
+function smallCost(z, cost) {
+  if (cost < 2 ** -126) return `about e^${fmt(-Math.abs(z))}, below float32's smallest normal number`;
+  return fmt(cost);
+}
+
 function explain(logits, probs, target, naive, stable, naiveMean, stableMean) {
   const verdict = (k) => (target[k] === 1 ? "passed" : "failed");
   const indices = naive.map((_, k) => k);
@@ -22,24 +35,29 @@ function explain(logits, probs, target, naive, stable, naiveMean, stableMean) {
   const means = `mean loss: naive ${fmt(naiveMean)}, with logits ${fmt(stableMean)}`;
   const argmax = (ks, key) => ks.reduce((best, k) => (key(k) > key(best) ? k : best), ks[0]);
   const parts = [];
+  const confident = (ks) => argmax(ks, (j) => Math.abs(logits[j])); // the first to break as |z| grows
   if (inf.length) {
-    const k = argmax(inf, (j) => stable[j]);
+    const k = confident(inf);
     const side = probs[k] === 1 ? "1" : "0";
     const log = side === "1" ? "log(1 - p) = log 0" : "log p = log 0";
     parts.push(
-      `Student ${k} ${verdict(k)}, yet z = ${fmt(logits[k])} is a confident mistake: sigmoid(z) rounds to exactly ` +
-      `${side} in float32, so ${log} = -inf and the naive loss is inf. With logits nothing is rounded: ` +
-      `that student costs ${fmt(stable[k])}.`,
+      `Student ${k} ${verdict(k)}, yet z = ${fmt(logits[k])} is a confident mistake: sigmoid(z) rounds ` +
+      `to exactly ${side} in float32, so ${log} = -inf and the naive loss is inf. With logits no probability is ` +
+      `rounded to ${side}: that student costs ${fmt(stable[k])}.`,
     );
   }
   if (nan.length) {
-    const k = nan[0];
+    const k = confident(nan);
     const side = probs[k] === 0 ? "0" : "1";
     parts.push(
-      `Student ${k} ${verdict(k)} and z = ${fmt(logits[k])} is a confident right call, but sigmoid(z) rounds to ` +
-      `${side} in float32 and the naive formula still computes the term its label switches off: ` +
-      `0 x log 0 = 0 x -inf = nan. With logits that student costs ${fmt(stable[k])}.`,
+      `Student ${k} ${verdict(k)} and z = ${fmt(logits[k])} is a confident right call, but sigmoid(z) ` +
+      `rounds to ${side} in float32 and the naive formula still computes the term its label switches off: ` +
+      `0 x log 0 = 0 x -inf = nan. With logits that student costs ${smallCost(logits[k], stable[k])}.`,
     );
+  }
+  if (inf.length > 1 || nan.length > 1) {
+    const broken = [["inf", inf], ["nan", nan]].filter(([, ks]) => ks.length).map(([word, ks]) => `${word} for ${students(ks)}`);
+    parts.push(`The naive loss is ${broken.join(", ")}.`);
   }
   if (parts.length) return `${parts.join(" ")} ${capital(means)}.`;
   const apart = Math.abs(naiveMean - stableMean) / ulpOf("float32", stableMean);

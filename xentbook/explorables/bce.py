@@ -30,6 +30,21 @@ def logits_of(w0, w1, b):
     return x[:, 0] * torch.tensor(w0) + x[:, 1] * torch.tensor(w1) + torch.tensor(b)
 
 
+def students(ks):
+    """'student 3' or 'students 0, 1 and 3'."""
+    if len(ks) == 1:
+        return f"student {ks[0]}"
+    return f"students {', '.join(str(k) for k in ks[:-1])} and {ks[-1]}"
+
+
+def small_cost(z, cost):
+    """A right call's cost log(1 + e^-|z|), printed; below float32's smallest normal number as about e^-|z| (there
+    torch and the browser may round exp's last bit differently, or flush it to 0)."""
+    if cost < torch.finfo(torch.float32).tiny:
+        return f"about e^{fmt(-abs(z))}, below float32's smallest normal number"
+    return fmt(cost)
+
+
 def explain(logits, probs, target, naive, stable, naive_mean, stable_mean):
     """The sentence under the figure: which student breaks the naive loss and how, or how far the two agree."""
     verdict = lambda k: "passed" if target[k] == 1 else "failed"  # noqa: E731
@@ -37,23 +52,27 @@ def explain(logits, probs, target, naive, stable, naive_mean, stable_mean):
     inf = [k for k in range(len(naive)) if math.isinf(naive[k])]
     means = f"mean loss: naive {fmt(naive_mean)}, with logits {fmt(stable_mean)}"
     parts = []
+    confident = lambda ks: max(ks, key=lambda j: abs(logits[j]))  # noqa: E731  the first to break as |z| grows
     if inf:
-        k = max(inf, key=lambda j: stable[j])
+        k = confident(inf)
         side = "1" if probs[k] == 1 else "0"
         log = "log(1 - p) = log 0" if side == "1" else "log p = log 0"
         parts.append(
-            f"Student {k} {verdict(k)}, yet z = {fmt(logits[k])} is a confident mistake: sigmoid(z) rounds to exactly "
-            f"{side} in float32, so {log} = -inf and the naive loss is inf. With logits nothing is rounded: "
-            f"that student costs {fmt(stable[k])}."
+            f"Student {k} {verdict(k)}, yet z = {fmt(logits[k])} is a confident mistake: sigmoid(z) rounds "
+            f"to exactly {side} in float32, so {log} = -inf and the naive loss is inf. With logits no probability is "
+            f"rounded to {side}: that student costs {fmt(stable[k])}."
         )
     if nan:
-        k = nan[0]
+        k = confident(nan)
         side = "0" if probs[k] == 0 else "1"
         parts.append(
-            f"Student {k} {verdict(k)} and z = {fmt(logits[k])} is a confident right call, but sigmoid(z) rounds to "
-            f"{side} in float32 and the naive formula still computes the term its label switches off: "
-            f"0 x log 0 = 0 x -inf = nan. With logits that student costs {fmt(stable[k])}."
+            f"Student {k} {verdict(k)} and z = {fmt(logits[k])} is a confident right call, but sigmoid(z) "
+            f"rounds to {side} in float32 and the naive formula still computes the term its label switches off: "
+            f"0 x log 0 = 0 x -inf = nan. With logits that student costs {small_cost(logits[k], stable[k])}."
         )
+    if len(inf) > 1 or len(nan) > 1:
+        broken = [f"{word} for {students(ks)}" for word, ks in (("inf", inf), ("nan", nan)) if ks]
+        parts.append(f"The naive loss is {', '.join(broken)}.")
     if parts:
         return " ".join(parts) + f" {means[0].upper() + means[1:]}."
     apart = abs(naive_mean - stable_mean) / ulp(torch.tensor(stable_mean)).item()

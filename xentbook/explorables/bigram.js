@@ -15,23 +15,23 @@ const MAX_TEMPERATURE = 100;
 export const INPUTS = ["k", "temperature"];
 
 function readInputs(inputs) {
-  const k = parseNumber(inputs.k, "k", "1");
+  const k = parseNumber(inputs.k, "The smoothing k", "1");
   if (k.problem) return { problem: k.problem, field: "k" };
-  if (!(k.value >= 0 && k.value <= MAX_K)) return { problem: `k must be from 0 to ${fmt(MAX_K)}, not ${fmt(k.value)}.`, field: "k" };
-  const t = parseNumber(inputs.temperature, "the temperature", "1");
+  if (!(k.value >= 0 && k.value <= MAX_K)) return { problem: `The smoothing k must be from 0 to ${fmt(MAX_K)}, not ${fmt(k.value)}.`, field: "k" };
+  const t = parseNumber(inputs.temperature, "The temperature", "1");
   if (t.problem) return { problem: t.problem, field: "temperature" };
   if (!(t.value > 0 && t.value <= MAX_TEMPERATURE)) {
-    return { problem: `the temperature must be above 0 and at most ${MAX_TEMPERATURE}, not ${fmt(t.value)}.`, field: "temperature" };
+    return { problem: `The temperature must be above 0 and at most ${MAX_TEMPERATURE}, not ${fmt(t.value)}.`, field: "temperature" };
   }
   return { k: k.value, temperature: t.value };
 }
 
 function describe(k, temperature, loss, perplexity, bits, unseen, C) {
   if (loss === Infinity) {
-    return `k = 0 gives probability 0 to ${unseen} validation characters whose bigram training never saw: ` +
+    return `Add-k smoothing with k = 0 gives probability 0 to ${unseen} validation characters whose bigram training never saw: ` +
       "each costs -log 0 = inf nats, so the validation cross entropy is inf. Any k > 0 makes it finite.";
   }
-  return `k = ${fmt(k)}, T = ${fmt(temperature)}: validation cross entropy ${fmt(loss)} nats per character, ` +
+  return `With k = ${fmt(k)}, T = ${fmt(temperature)}: validation cross entropy ${fmt(loss)} nats per character, ` +
     `perplexity ${fmt(perplexity)} (as unsure as a uniform choice among ${fmt(perplexity)} characters), ` +
     `${fmt(bits)} bits per character. A uniform guess over the C = ${C} characters scores ` +
     `ln ${C} = ${fmt(Math.log(C))} nats.`;

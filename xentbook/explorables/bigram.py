@@ -23,25 +23,25 @@ MAX_TEMPERATURE = 100
 
 def read_inputs(inputs):
     """(k, temperature) from the reader's inputs, or a message saying what to type."""
-    k, problem = parse_number(inputs["k"], "k", "1")
+    k, problem = parse_number(inputs["k"], "The smoothing k", "1")
     if problem:
         return None, problem
     if not 0 <= k <= MAX_K:
-        return None, f"k must be from 0 to {fmt(MAX_K)}, not {fmt(k)}."
-    temperature, problem = parse_number(inputs["temperature"], "the temperature", "1")
+        return None, f"The smoothing k must be from 0 to {fmt(MAX_K)}, not {fmt(k)}."
+    temperature, problem = parse_number(inputs["temperature"], "The temperature", "1")
     if problem:
         return None, problem
     if not 0 < temperature <= MAX_TEMPERATURE:
-        return None, f"the temperature must be above 0 and at most {MAX_TEMPERATURE}, not {fmt(temperature)}."
+        return None, f"The temperature must be above 0 and at most {MAX_TEMPERATURE}, not {fmt(temperature)}."
     return (k, temperature), None
 
 
 def describe(k, temperature, loss, perplexity, bits, unseen, C):
     """The sentence under the figure (the same words as bigram.js)."""
     if math.isinf(loss):
-        return (f"k = 0 gives probability 0 to {unseen} validation characters whose bigram training never saw: "
+        return (f"Add-k smoothing with k = 0 gives probability 0 to {unseen} validation characters whose bigram training never saw: "
                 f"each costs -log 0 = inf nats, so the validation cross entropy is inf. Any k > 0 makes it finite.")
-    return (f"k = {fmt(k)}, T = {fmt(temperature)}: validation cross entropy {fmt(loss)} nats per character, "
+    return (f"With k = {fmt(k)}, T = {fmt(temperature)}: validation cross entropy {fmt(loss)} nats per character, "
             f"perplexity {fmt(perplexity)} (as unsure as a uniform choice among {fmt(perplexity)} characters), "
             f"{fmt(bits)} bits per character. A uniform guess over the C = {C} characters scores "
             f"ln {C} = {fmt(math.log(C))} nats.")

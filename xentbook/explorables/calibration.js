@@ -13,14 +13,14 @@ const HIGHEST = 100;
 export const INPUTS = ["temperature", "bins"];
 
 function readInputs(inputs) {
-  const parsed = parseNumber(inputs.temperature, "the temperature T", "1.5");
+  const parsed = parseNumber(inputs.temperature, "The temperature T", "1.5");
   if (parsed.problem) return { problem: parsed.problem };
   const temperature = parsed.value;
   if (!(temperature >= LOWEST && temperature <= HIGHEST)) {
-    return { problem: `the temperature T must be between ${fmt(LOWEST)} and ${fmt(HIGHEST)}, not ${fmt(temperature)}.` };
+    return { problem: `The temperature T must be between ${fmt(LOWEST)} and ${fmt(HIGHEST)}, not ${fmt(temperature)}.` };
   }
   const bins = inputs.bins;
-  if (!BIN_CHOICES.includes(bins)) return { problem: `the number of bins must be 5, 10, 15 or 20, not ${bins}.` };
+  if (!BIN_CHOICES.includes(bins)) return { problem: `The number of bins must be 5, 10, 15 or 20, not ${bins}.` };
   return { temperature, bins };
 }
 

@@ -26,14 +26,14 @@ def saved_logits():
 
 def read_inputs(inputs):
     """(temperature, bins) from the reader's inputs, or a message saying what to type."""
-    temperature, problem = parse_number(inputs["temperature"], "the temperature T", "1.5")
+    temperature, problem = parse_number(inputs["temperature"], "The temperature T", "1.5")
     if problem:
         return None, problem
     if not LOWEST <= temperature <= HIGHEST:
-        return None, f"the temperature T must be between {fmt(LOWEST)} and {fmt(HIGHEST)}, not {fmt(temperature)}."
+        return None, f"The temperature T must be between {fmt(LOWEST)} and {fmt(HIGHEST)}, not {fmt(temperature)}."
     bins = inputs["bins"]
     if isinstance(bins, bool) or bins not in BIN_CHOICES:
-        return None, f"the number of bins must be 5, 10, 15 or 20, not {bins!r}."
+        return None, f"The number of bins must be 5, 10, 15 or 20, not {bins!r}."
     return (temperature, bins), None
 
 

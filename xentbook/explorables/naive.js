@@ -24,12 +24,12 @@ function explain(logits, picked, losses, mean, stableLosses, stableMean, target)
   const rows = picked.map((_, i) => i);
   const nan = rows.filter((i) => Number.isNaN(picked[i]));
   const inf = rows.filter((i) => losses[i] === Infinity || losses[i] === -Infinity);
+  const threshold = expOverflowThreshold("float32");
   if (nan.length) {
     const i = nan[0];
     const largest = Math.max(...logits[i]);
-    const threshold = expOverflowThreshold("float32");
     const how = largest >= threshold
-      ? `exp(${fmt(largest)}) overflows float32 (inf from ${fmt(threshold)} on), so its probabilities are inf / inf = nan or finite / inf = 0`
+      ? `exp(${fmt(largest)}) overflows float32 (inf from ${fmt(threshold, 16)} on), so its probabilities are inf / inf = nan or finite / inf = 0`
       : `every exp underflows to 0 (largest logit ${fmt(largest)}), so its probabilities are 0 / 0 = nan`;
     return (
       `Row ${i}: ${how}; its target's is nan, -log nan = nan, and the batch mean is nan: one row is enough. ` +
@@ -38,10 +38,26 @@ function explain(logits, picked, losses, mean, stableLosses, stableMean, target)
   }
   if (inf.length) {
     const i = inf.reduce((best, j) => (stableLosses[j] > stableLosses[best] ? j : best), inf[0]);
+    const [k, z] = [target[i], logits[i][target[i]]];
+    const exps = logits[i].map((v) => f(Math.exp(v))); // as chapter 2's softmax computes them
+    const total = sum("float32", exps);
+    let how;
+    if (exps.some((e) => e === Infinity)) { // not the target's own: its p would be inf / inf = nan
+      how = `exp(${fmt(Math.max(...logits[i]))}) overflows float32 (inf from ${fmt(threshold, 16)} on): the row sum is inf and its ` +
+        `target's probability (class ${k}) is exp(${fmt(z)}) / inf = 0`;
+    } else if (total === Infinity) {
+      how = `no exp overflows (largest logit ${fmt(Math.max(...logits[i]))}), but the row sum passes float32's largest ` +
+        `number ${fmt(FLOAT32_MAX)}: it is inf and its target's probability (class ${k}) is exp(${fmt(z)}) / inf = 0`;
+    } else if (exps[k] === 0) {
+      how = `its target's exp, exp(${fmt(z)}) (class ${k}), underflows to 0 in float32: its probability is ` +
+        `0 / ${fmt(total)} = 0`;
+    } else {
+      how = `its target's exp, exp(${fmt(z)}) (class ${k}), is not 0, but divided by the row sum ${fmt(total)} ` +
+        `it underflows to 0 in float32`;
+    }
     return (
-      `Row ${i}: its target's probability (class ${target[i]}) underflows to 0 in float32, so -log p = inf, and ` +
-      `the batch mean is inf: one row is enough. Its true -log p is ${fmt(stableLosses[i])} (chapter 4's ` +
-      `stable loss), and the stable mean is ${fmt(stableMean)}.`
+      `Row ${i}: ${how}, so -log p = inf, and the batch mean is inf: one row is enough. Its true -log p is ` +
+      `${fmt(stableLosses[i])} (chapter 4's stable loss), and the stable mean is ${fmt(stableMean)}.`
     );
   }
   const worst = rows.reduce((best, j) => (losses[j] > losses[best] ? j : best), 0);

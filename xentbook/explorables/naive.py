@@ -24,11 +24,12 @@ def explain(logits, picked, losses, mean, stable_losses, stable_mean, target):
     rows = range(len(picked))
     nan = [i for i in rows if math.isnan(picked[i])]
     inf = [i for i in rows if math.isinf(losses[i])]
+    threshold = fmt(exp_overflow_threshold("float32"), 16)
     if nan:
         i = nan[0]
         largest = max(logits[i])
         if largest >= exp_overflow_threshold("float32"):
-            how = (f"exp({fmt(largest)}) overflows float32 (inf from {fmt(exp_overflow_threshold('float32'))} on), "
+            how = (f"exp({fmt(largest)}) overflows float32 (inf from {threshold} on), "
                    f"so its probabilities are inf / inf = nan or finite / inf = 0")
         else:
             how = f"every exp underflows to 0 (largest logit {fmt(largest)}), so its probabilities are 0 / 0 = nan"
@@ -38,10 +39,26 @@ def explain(logits, picked, losses, mean, stable_losses, stable_mean, target):
         )
     if inf:
         i = max(inf, key=lambda j: stable_losses[j])
+        k, z = target[i], logits[i][target[i]]
+        exps = torch.exp(torch.tensor(logits[i]))  # float32, as chapter 2's softmax computes them
+        total = exps.sum().item()
+        if torch.isinf(exps).any():  # not the target's own: its p would be inf / inf = nan
+            largest = max(logits[i])
+            how = (f"exp({fmt(largest)}) overflows float32 (inf from {threshold} on): the row sum is inf and its "
+                   f"target's probability (class {k}) is exp({fmt(z)}) / inf = 0")
+        elif math.isinf(total):
+            how = (f"no exp overflows (largest logit {fmt(max(logits[i]))}), but the row sum passes float32's largest "
+                   f"number {fmt(torch.finfo(torch.float32).max)}: it is inf and its target's probability (class {k}) "
+                   f"is exp({fmt(z)}) / inf = 0")
+        elif exps[k] == 0:
+            how = (f"its target's exp, exp({fmt(z)}) (class {k}), underflows to 0 in float32: its probability is "
+                   f"0 / {fmt(total)} = 0")
+        else:
+            how = (f"its target's exp, exp({fmt(z)}) (class {k}), is not 0, but divided by the row sum {fmt(total)} "
+                   f"it underflows to 0 in float32")
         return (
-            f"Row {i}: its target's probability (class {target[i]}) underflows to 0 in float32, so -log p = inf, and "
-            f"the batch mean is inf: one row is enough. Its true -log p is {fmt(stable_losses[i])} (chapter 4's "
-            f"stable loss), and the stable mean is {fmt(stable_mean)}."
+            f"Row {i}: {how}, so -log p = inf, and the batch mean is inf: one row is enough. Its true -log p is "
+            f"{fmt(stable_losses[i])} (chapter 4's stable loss), and the stable mean is {fmt(stable_mean)}."
         )
     worst = max(rows, key=lambda j: losses[j])
     return (

@@ -65,20 +65,32 @@ function explain(format, logits, naive, naiveLoss, stable, stableLoss, threshold
   }
   const { subnormal, tiny } = smallest(format);
   if (probs[target] === 0) {
-    const step = exps[target] === 0 ? "exp" : "the division";
+    const why =
+      `Its true log is ${fmt(stable.logProbs[target])}, below log of the smallest ${format} number ` +
+      `(${fmt(Math.log(subnormal))}), so the naive loss is -log 0 = inf. ` + stableWords;
+    if (exps[target] === 0) {
+      return ["target-exp-underflow",
+        `First failure, exp: exp(${fmt(logits[target])}) underflows to 0 in ${format} at the target, class ` +
+        `${target}, so p${target} = 0 / ${fmt(total)} = 0. ` + why];
+    }
     return ["target-underflow",
-      `First failure, ${step}: the target's probability underflows to 0 in ${format}. Its true log is ` +
-      `${fmt(stable.logProbs[target])}, below log of the smallest ${format} number (${fmt(Math.log(subnormal))}), ` +
-      `so the naive loss is -log 0 = inf. ` + stableWords];
+      `First failure, the division: the target's exp, exp(${fmt(logits[target])}), is not 0, but ` +
+      `p${target} = exp(${fmt(logits[target])}) / ${fmt(total)} underflows to 0 in ${format}. ` + why];
   }
   let pair = `naive loss ${fmt(naiveLoss)}, stable loss ${fmt(stableLoss)}`;
   if (ulpsApart(format, naiveLoss, stableLoss) > AGREE_ULPS) {
     pair += `, apart by ${fmt(Math.abs(naiveLoss - stableLoss), 2)}`;
+    if (exps[target] < tiny) {
+      return ["subnormal-exp-disagree",
+        `Naive and stable disagree (${pair}): the target's exp, exp(${fmt(logits[target])}), is subnormal in ` +
+        `${format} (below ${fmt(tiny)}), where fewer bits are left for it, so p${target} = ` +
+        `${fmt(probs[target])} and its log are off. The stable loss never rounds a probability.`];
+    }
     if (probs[target] < tiny) {
       return ["subnormal-disagree",
-        `Naive and stable disagree (${pair}): the target's probability ${fmt(probs[target])} is subnormal in ` +
-        `${format} (below ${fmt(tiny)}), where fewer bits are left for it, so its log is off. ` +
-        `The stable loss never rounds a probability.`];
+        `Naive and stable disagree (${pair}): the division rounds the target's probability to ` +
+        `${fmt(probs[target])}, subnormal in ${format} (below ${fmt(tiny)}), where fewer bits are left for ` +
+        `it, so its log is off. The stable loss never rounds a probability.`];
     }
     return ["rounding",
       `Naive and stable disagree by more than ${AGREE_ULPS} ulps of ${format} (${pair}): the naive loss takes ` +
@@ -149,10 +161,11 @@ const STEPS = [
   ["divide", "p = exp / sum"],
   ["log", "-log p"],
 ];
-// Which step fails first, for each diagnosis.
-const FAILED_STEP = {
+// Which step fails first, for each diagnosis: the step its message names (overflow.py's FAILED_STEP, the same).
+export const FAILED_STEP = {
   "overflow-target": "exp", "overflow-other": "exp", "all-underflow": "exp", "sum-overflow": "sum",
-  "target-underflow": "divide", "subnormal-disagree": "log", rounding: "log",
+  "target-exp-underflow": "exp", "target-underflow": "divide", "subnormal-exp-disagree": "exp",
+  "subnormal-disagree": "divide", rounding: "log",
 };
 
 function render({ model, el }) {
@@ -225,7 +238,7 @@ function render({ model, el }) {
       const first = key === failed;
       const status = first ? "first failure" : seen ? "after the failure" : "fine";
       if (first) seen = true;
-      return element("li", { class: `xent-ox-step${first ? " xent-ox-step-failed" : ""}`, text: `${label}: ${status}` });
+      return element("li", { class: `xent-ox-step${first ? " xent-ox-step-failed" : ""}`, "data-step": key, text: `${label}: ${status}` });
     }));
   }
 

@@ -28,10 +28,21 @@ OUTCOMES = {
     "all-underflow": "nan",
     "overflow-other": "inf",
     "sum-overflow": "inf",
-    "target-underflow": "inf",
-    "subnormal-disagree": "disagree",  # the target's p is subnormal AND the losses are more than AGREE_ULPS apart
+    "target-exp-underflow": "inf",  # the target's own exp underflows to 0
+    "target-underflow": "inf",  # the target's exp is not 0, the division rounds its p to 0
+    "subnormal-exp-disagree": "disagree",  # the target's exp is subnormal AND the losses are more than AGREE_ULPS apart
+    "subnormal-disagree": "disagree",  # the division rounds the target's p to a subnormal AND the losses are apart
     "rounding": "disagree",
     "agree": "agree",
+}
+
+# The naive computation's steps, as the messages name them, and the step each diagnosis says fails first (the front
+# end highlights it in its row of steps: overflow.js's FAILED_STEP is the same table).
+STEPS = {"exp": "exp", "sum": "the row sum", "divide": "the division", "log": "the log"}
+FAILED_STEP = {
+    "overflow-target": "exp", "overflow-other": "exp", "all-underflow": "exp", "sum-overflow": "sum",
+    "target-exp-underflow": "exp", "target-underflow": "divide", "subnormal-exp-disagree": "exp",
+    "subnormal-disagree": "divide", "rounding": "log",
 }
 
 
@@ -149,20 +160,33 @@ def explain(dtype, logits, exps, total, probs, naive_loss, stable_log_probs, sta
         )
     smallest = info.tiny * info.eps  # the smallest positive (subnormal) number of the format
     if probs[target] == 0:
-        step = "exp" if exps[target] == 0 else "the division"
+        why = (
+            f"Its true log is {fmt(stable_log_probs[target])}, below log of the smallest {dtype} number "
+            f"({fmt(math.log(smallest))}), so the naive loss is -log 0 = inf. " + stable
+        )
+        if exps[target] == 0:
+            return "target-exp-underflow", (
+                f"First failure, exp: exp({fmt(logits[target])}) underflows to 0 in {dtype} at the target, class "
+                f"{target}, so p{target} = 0 / {fmt(total)} = 0. " + why
+            )
         return "target-underflow", (
-            f"First failure, {step}: the target's probability underflows to 0 in {dtype}. Its true log is "
-            f"{fmt(stable_log_probs[target])}, below log of the smallest {dtype} number ({fmt(math.log(smallest))}), "
-            f"so the naive loss is -log 0 = inf. " + stable
+            f"First failure, the division: the target's exp, exp({fmt(logits[target])}), is not 0, but "
+            f"p{target} = exp({fmt(logits[target])}) / {fmt(total)} underflows to 0 in {dtype}. " + why
         )
     pair = f"naive loss {fmt(naive_loss)}, stable loss {fmt(stable_loss)}"
     if ulps_apart(naive_loss, stable_loss, dtype) > AGREE_ULPS:
         pair += f", apart by {fmt(abs(naive_loss - stable_loss), 2)}"
+        if exps[target] < info.tiny:
+            return "subnormal-exp-disagree", (
+                f"Naive and stable disagree ({pair}): the target's exp, exp({fmt(logits[target])}), is subnormal in "
+                f"{dtype} (below {fmt(info.tiny)}), where fewer bits are left for it, so p{target} = "
+                f"{fmt(probs[target])} and its log are off. The stable loss never rounds a probability."
+            )
         if probs[target] < info.tiny:
             return "subnormal-disagree", (
-                f"Naive and stable disagree ({pair}): the target's probability {fmt(probs[target])} is subnormal in "
-                f"{dtype} (below {fmt(info.tiny)}), where fewer bits are left for it, so its log is off. "
-                f"The stable loss never rounds a probability."
+                f"Naive and stable disagree ({pair}): the division rounds the target's probability to "
+                f"{fmt(probs[target])}, subnormal in {dtype} (below {fmt(info.tiny)}), where fewer bits are left for "
+                f"it, so its log is off. The stable loss never rounds a probability."
             )
         return "rounding", (
             f"Naive and stable disagree by more than {AGREE_ULPS} ulps of {dtype} ({pair}): the naive loss takes "
@@ -247,5 +271,5 @@ class OverflowExplorer(Explorable):
         return explore(inputs["scale"], inputs["push"], inputs["push_class"], inputs["dtype"], inputs["target"]).to_result()
 
 
-__all__ = ["BASE_LOGITS", "TARGET", "OUTCOMES", "Exploration", "OverflowExplorer", "exp_overflow_threshold",
+__all__ = ["BASE_LOGITS", "TARGET", "OUTCOMES", "STEPS", "FAILED_STEP", "Exploration", "OverflowExplorer", "exp_overflow_threshold",
            "explore", "fmt", "json_number", "outcome", "parse_number"]

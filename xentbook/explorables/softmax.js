@@ -16,17 +16,29 @@ export function softmax(x) {
 }
 
 function explain(scaled, shifted, probs, shiftedProbs, temperature, shift) {
+  const TINY = 2 ** -126; // float32's smallest normal number
   const first = [];
-  for (const [name, z, p] of [["logits / T", scaled, probs], ["(logits + c) / T", shifted, shiftedProbs]]) {
-    if (p.every(Number.isFinite)) continue;
-    const largest = Math.max(...z);
-    if (z.some((v) => f(Math.exp(v)) === Infinity)) {
+  const subnormal = [];
+  let zero = false;
+  for (const [name, z] of [["logits / T", scaled], ["(logits + c) / T", shifted]]) {
+    const exps = z.map((v) => f(Math.exp(v)));
+    const largest = fmt(Math.max(...z));
+    if (exps.some((e) => e === Infinity)) {
       first.push(
-        `exp overflows float32 for ${name} (largest ${fmt(largest)}, exp is inf from ` +
-        `${fmt(expOverflowThreshold("float32"))} on): inf / inf = nan.`,
+        `exp overflows float32 for ${name} (largest ${largest}, exp is inf from ` +
+        `${fmt(expOverflowThreshold("float32"), 16)} on): inf / inf = nan.`,
       );
-    } else {
-      first.push(`every exp underflows to 0 for ${name} (largest ${fmt(largest)}): 0 / 0 = nan.`);
+    } else if (sum("float32", exps) === Infinity) {
+      first.push(
+        `no exp overflows for ${name} (largest ${largest}), but their sum passes float32's largest number ` +
+        `${fmt(FLOAT32_MAX)} and is inf: every probability is finite / inf = 0.`,
+      );
+    } else if (exps.every((e) => e === 0)) {
+      first.push(`every exp underflows to 0 for ${name} (largest ${largest}): 0 / 0 = nan.`);
+    } else if (Math.max(...exps) < TINY) { // every exp subnormal (or 0): they keep fewer significant digits
+      const some = exps.some((e) => e === 0) ? " or 0" : "";
+      zero = zero || Boolean(some);
+      subnormal.push(`every exp of ${name} is subnormal${some} (the largest of ${name} is ${largest})`);
     }
   }
   if (first.length) {
@@ -45,9 +57,12 @@ function explain(scaled, shifted, probs, shiftedProbs, temperature, shift) {
       `depends only on the differences between the logits.`
     );
   }
+  const movedBy = `${temper}. Adding ${fmt(shift)} to every logit moved a probability by ${fmt(moved, 2)}`;
+  if (!subnormal.length) return `${movedBy}.`; // not reached: in float32, rounding alone moves a probability by far less
   return (
-    `${temper}. Adding ${fmt(shift)} to every logit moved a probability by ${fmt(moved, 2)}: rounding the shifted ` +
-    `logits to float32 lost part of their differences.`
+    `${movedBy}: ${subnormal.join(", and ")}. Below float32's smallest normal number, ${fmt(TINY)} (exp(x) ` +
+    `for x < ${fmt(Math.log(TINY))}), numbers are subnormal and keep fewer significant digits` +
+    `${zero ? " (0 keeps none)" : ""}, so these exps' ratios, the probabilities, are off.`
   );
 }
 

@@ -5,6 +5,8 @@ Chapter 2's softmax, ``exp(x) / exp(x).sum()``, of ``logits / temperature`` and 
 temperature``, in float32: with torch here and with float32 rounding in the browser (``softmax.js``).
 """
 
+import math
+
 import torch
 import traitlets
 
@@ -43,19 +45,27 @@ def explore(z0=LOGITS[0][0], z1=LOGITS[0][1], z2=LOGITS[0][2], temperature=1.0, 
 
 def explain(scaled, shifted, probs, shifted_probs, temperature, shift):
     """Say what the temperature did and whether the shift moved anything, and why."""
-    first = []
-    for name, z, p in (("logits / T", scaled, probs), ("(logits + c) / T", shifted, shifted_probs)):
-        if torch.isfinite(p).all():
-            continue
+    info = torch.finfo(torch.float32)
+    first, subnormal, zero = [], [], False
+    for name, z in (("logits / T", scaled), ("(logits + c) / T", shifted)):
         exps = torch.exp(z)
+        largest = fmt(z.max().item())
         if torch.isinf(exps).any():
             first.append(
-                f"exp overflows float32 for {name} (largest {fmt(z.max().item())}, exp is inf from "
-                f"{fmt(exp_overflow_threshold('float32'))} on): "
-                f"inf / inf = nan."
+                f"exp overflows float32 for {name} (largest {largest}, exp is inf from "
+                f"{fmt(exp_overflow_threshold('float32'), 16)} on): inf / inf = nan."
             )
-        else:
-            first.append(f"every exp underflows to 0 for {name} (largest {fmt(z.max().item())}): 0 / 0 = nan.")
+        elif torch.isinf(exps.sum()):
+            first.append(
+                f"no exp overflows for {name} (largest {largest}), but their sum passes float32's largest number "
+                f"{fmt(info.max)} and is inf: every probability is finite / inf = 0."
+            )
+        elif (exps == 0).all():
+            first.append(f"every exp underflows to 0 for {name} (largest {largest}): 0 / 0 = nan.")
+        elif exps.max() < info.tiny:  # every exp subnormal (or 0): they keep fewer significant digits
+            some = " or 0" if (exps == 0).any() else ""
+            zero = zero or bool(some)
+            subnormal.append(f"every exp of {name} is subnormal{some} (the largest of {name} is {largest})")
     if first:
         return (
             f"Chapter 2's softmax fails: {' '.join(first)} Mathematically nothing moved; chapter 4 subtracts the "
@@ -71,9 +81,13 @@ def explain(scaled, shifted, probs, shifted_probs, temperature, shift):
             f"{temper}. Adding {fmt(shift)} to every logit moved no probability by more than {MOVED:g}: softmax "
             f"depends only on the differences between the logits."
         )
+    moved_by = f"{temper}. Adding {fmt(shift)} to every logit moved a probability by {fmt(moved, 2)}"
+    if not subnormal:  # not reached: in float32, rounding alone moves a probability by far less than MOVED
+        return f"{moved_by}."
     return (
-        f"{temper}. Adding {fmt(shift)} to every logit moved a probability by {fmt(moved, 2)}: rounding the shifted "
-        f"logits to float32 lost part of their differences."
+        f"{moved_by}: {', and '.join(subnormal)}. Below float32's smallest normal number, {fmt(info.tiny)} (exp(x) "
+        f"for x < {fmt(math.log(info.tiny))}), numbers are subnormal and keep fewer significant digits"
+        f"{' (0 keeps none)' if zero else ''}, so these exps' ratios, the probabilities, are off."
     )
 
 
