@@ -41,8 +41,8 @@ function explain(logits, probs, target, naive, stable, naiveMean, stableMean) {
     const side = probs[k] === 1 ? "1" : "0";
     const log = side === "1" ? "log(1 - p) = log 0" : "log p = log 0";
     parts.push(
-      `Student ${k} ${verdict(k)}, yet z = ${fmt(logits[k])} is a confident mistake: sigmoid(z) rounds ` +
-      `to exactly ${side} in float32, so ${log} = -inf and the naive loss is inf. With logits no probability is ` +
+      `Student ${k} ${verdict(k)}, yet z = ${fmt(logits[k])} is a confident mistake: the computed sigmoid(z) ` +
+      `is exactly ${side} in float32, so ${log} = -inf and the naive loss is inf. With logits no probability is ` +
       `rounded to ${side}: that student costs ${fmt(stable[k])}.`,
     );
   }
@@ -50,8 +50,8 @@ function explain(logits, probs, target, naive, stable, naiveMean, stableMean) {
     const k = confident(nan);
     const side = probs[k] === 0 ? "0" : "1";
     parts.push(
-      `Student ${k} ${verdict(k)} and z = ${fmt(logits[k])} is a confident right call, but sigmoid(z) ` +
-      `rounds to ${side} in float32 and the naive formula still computes the term its label switches off: ` +
+      `Student ${k} ${verdict(k)} and z = ${fmt(logits[k])} is a confident right call, but the computed sigmoid(z) ` +
+      `is ${side} in float32 and the naive formula still computes the term its label switches off: ` +
       `0 x log 0 = 0 x -inf = nan. With logits that student costs ${smallCost(logits[k], stable[k])}.`,
     );
   }

@@ -58,16 +58,16 @@ def explain(logits, probs, target, naive, stable, naive_mean, stable_mean):
         side = "1" if probs[k] == 1 else "0"
         log = "log(1 - p) = log 0" if side == "1" else "log p = log 0"
         parts.append(
-            f"Student {k} {verdict(k)}, yet z = {fmt(logits[k])} is a confident mistake: sigmoid(z) rounds "
-            f"to exactly {side} in float32, so {log} = -inf and the naive loss is inf. With logits no probability is "
+            f"Student {k} {verdict(k)}, yet z = {fmt(logits[k])} is a confident mistake: the computed sigmoid(z) "
+            f"is exactly {side} in float32, so {log} = -inf and the naive loss is inf. With logits no probability is "
             f"rounded to {side}: that student costs {fmt(stable[k])}."
         )
     if nan:
         k = confident(nan)
         side = "0" if probs[k] == 0 else "1"
         parts.append(
-            f"Student {k} {verdict(k)} and z = {fmt(logits[k])} is a confident right call, but sigmoid(z) "
-            f"rounds to {side} in float32 and the naive formula still computes the term its label switches off: "
+            f"Student {k} {verdict(k)} and z = {fmt(logits[k])} is a confident right call, but the computed sigmoid(z) "
+            f"is {side} in float32 and the naive formula still computes the term its label switches off: "
             f"0 x log 0 = 0 x -inf = nan. With logits that student costs {small_cost(logits[k], stable[k])}."
         )
     if len(inf) > 1 or len(nan) > 1:
