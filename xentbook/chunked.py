@@ -59,26 +59,28 @@ def cross_entropy_rows(logits, target, weight, ignore_index, label_smoothing, ou
     kept = target != ignore_index
     y = torch.where(kept, target, 0)  # ignored rows read class 0; their loss and gradient are set to 0
     rows = torch.arange(len(y), device=logits.device)
-    w = weight if weight is not None else torch.ones(classes, dtype=logits.dtype, device=logits.device)
-    w_y, eps = w[y], label_smoothing
+    eps, w = label_smoothing, weight  # without weight, every w_c is 1: no vector of C ones is made
+    w_y, w_sum = (w[y], w.sum()) if w is not None else (1.0, classes)
     target_logit = logits[rows, y]  # read before out (maybe logits itself) is overwritten
-    weighted_sum = logits @ w if eps else None  # sum_c w_c z_c, for the smoothing term
+    weighted_sum = (logits @ w if w is not None else logits.sum(dim=1)) if eps else None  # sum_c w_c z_c
     row_max = logits.amax(dim=1, keepdim=True)
     torch.sub(logits, row_max, out=out).exp_()  # exp(z - M), in the scratch buffer
     sum_exp = out.sum(dim=1)
     lse = row_max[:, 0] + torch.log(sum_exp)  # log sum_k exp(z_k), stable (chapter 4)
     loss = (1 - eps) * w_y * (lse - target_logit)  # (1 - eps) w_y (-log p_y)
     if eps:
-        loss += eps / classes * (w.sum() * lse - weighted_sum)  # eps/C sum_c w_c (-log p_c)
+        loss += eps / classes * (w_sum * lse - weighted_sum)  # eps/C sum_c w_c (-log p_c)
     loss = torch.where(kept, loss, 0.0)
     if grad_scale is not None:
         scale = torch.where(kept, torch.as_tensor(grad_scale, dtype=out.dtype), 0.0)  # per row, 0 when ignored
         z_term = torch.where(kept, 2 * z_coef * lse, 0.0)  # d(z_coef lse^2)/dz_j = 2 z_coef lse p_j
-        p_factor = scale * ((1 - eps) * w_y + eps / classes * w.sum()) + z_term
+        p_factor = scale * ((1 - eps) * w_y + eps / classes * w_sum) + z_term
         out.mul_((p_factor / sum_exp)[:, None])  # p_factor * p, as p = exp(z - M) / sum_exp
         out[rows, y] -= scale * (1 - eps) * w_y  # - scale (1 - eps) w_y onehot
-        if eps:
+        if eps and w is not None:
             out.addr_(scale, w, alpha=-eps / classes)  # - scale eps/C w
+        elif eps:
+            out.sub_((eps / classes * scale)[:, None])  # - scale eps/C, every w_c being 1
     return loss, lse
 
 
