@@ -58,7 +58,7 @@ def make_model(hidden=0, features=64, classes=10, seed=SEED):
 
 
 def scratch_loss(logits, target):
-    """The book's own cross entropy: chapter 4's log_softmax, then chapter 5's nll."""
+    """The book's own cross entropy: chapter 4's log_softmax, then its nll."""
     return nll(log_softmax(logits), target)
 
 
@@ -79,7 +79,8 @@ def train(sets, hidden=0, epochs=30, lr=0.5, weight_decay=0.0, label_smoothing=0
     """Mini-batch SGD on ``sets["train"]``, validated on ``sets["validation"]``: the model and its history.
 
     ``loss_fn(logits, target)`` defaults to ``F.cross_entropy`` with ``label_smoothing``. The history holds the
-    training loss (mean over the epoch's batches) and the validation loss and accuracy after each epoch."""
+    training loss (mean over the epoch's rows: each batch's loss weighted by its number of rows) and the validation
+    loss and accuracy after each epoch."""
     (x_train, y_train), (x_val, y_val) = sets["train"], sets["validation"]
     if loss_fn is None:
         loss_fn = functools.partial(F.cross_entropy, label_smoothing=label_smoothing)
