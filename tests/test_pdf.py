@@ -199,16 +199,19 @@ def test_the_site_ships_the_pdf_and_the_landing_page_links_to_it(pdf_path):
     assert shipped.resolve() in targets, links
 
 
-def test_two_pages_are_saved_as_png_the_contents_and_an_explorable(pdf_path, pages_text):
+def test_the_contents_and_every_page_with_an_explorable_are_saved_as_png(pdf_path, pages_text):
+    """For a reader's look: the contents page and each page with an explorable's printed note, in _build/screenshots/."""
     SHOTS.mkdir(parents=True, exist_ok=True)
+    for old in SHOTS.glob("pdf-*.png"):
+        old.unlink()
     contents = next(i for i, page in enumerate(pages_text) if page.lstrip().startswith("Contents")) + 1
-    explorable = next(i for i, page in enumerate(pages_text) if "Explorable, printed" in page) + 1
-    for number, name in ((contents, "pdf-contents"), (explorable, "pdf-explorable")):
-        target = SHOTS / f"{name}.png"
-        target.unlink(missing_ok=True)
+    explorables = [i + 1 for i, page in enumerate(pages_text) if "Explorable, printed" in page]
+    assert len(explorables) >= len(toc_pages()) - 2  # every chapter's explorable (not the landing or instructors' page)
+    shots = [(contents, "pdf-contents")] + [(number, f"pdf-explorable-page-{number:03d}") for number in explorables]
+    for number, name in shots:
         poppler("pdftoppm", "-png", "-r", "80", "-singlefile", "-f", str(number), "-l", str(number), str(pdf_path),
                 str(SHOTS / name))
-        assert target.stat().st_size > 10_000
+        assert (SHOTS / f"{name}.png").stat().st_size > 10_000
 
 
 def test_missing_poppler_stops_with_a_message_saying_what_to_install(tmp_path, monkeypatch):
