@@ -3,6 +3,7 @@ explorer. What every explorable must do is in tests/test_explorables.py."""
 
 import json
 import math
+import re
 
 import pytest
 
@@ -149,3 +150,17 @@ def record(name, value):
     path = SITE.parent / "measurements" / f"{name}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(value) + "\n")
+
+
+def test_code_blocks_carry_no_colourless_name_or_punctuation_spans_and_the_theme_colours_them_as_the_block():
+    """tools/book_extensions.py drops Pygments' n and p spans: invisible only while pygments.css gives them the
+    code block's own colour in both modes, which this checks too."""
+    css = (SITE / "_static" / "pygments.css").read_text()
+    for mode in ("light", "dark"):
+        block = re.search(rf'html\[data-theme="{mode}"\] \.highlight {{[^}}]*color: (#[0-9A-Fa-f]+)', css).group(1)
+        for token in ("n", "p"):
+            colour = re.search(rf'html\[data-theme="{mode}"\] \.highlight \.{token} {{ color: (#[0-9A-Fa-f]+)', css)
+            assert colour and colour.group(1).lower() == block.lower(), (mode, token)
+    page = (SITE / "chapters" / "10_large_vocab.html").read_text()
+    assert '<div class="highlight' in page and '<span class="n">' not in page and '<span class="p">' not in page
+    assert "chunked_cross_entropy" in page  # the code is still there, only its plain spans are gone

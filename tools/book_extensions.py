@@ -58,6 +58,11 @@ import re
 from docutils import nodes
 
 _SEARCH_INDEX = re.compile(r'[ \t]*<script src="(?:\.\./)*searchindex\.js"></script>\n?')
+# Pygments wraps every name and every punctuation mark of a code cell in a span of its own, class "n" or "p", whose
+# colour the theme's pygments.css sets to the code block's own colour in light and dark mode alike: the spans change
+# nothing a reader sees, and on a code-heavy chapter they are a tenth of the page's weight.
+_PLAIN_TOKEN = re.compile(r'<span class="[np]">([^<]*)</span>')
+_CODE_BLOCK = re.compile(r'<div class="highlight[^"]*"><pre>.*?</pre></div>', re.S)
 CSS_NAME = "book-a11y.css"
 CSS = """/* Written by tools/book_extensions.py: nothing runs past the page, or is cut off, on a phone. */
 /* Inline code breaks at its spaces, hyphens and the <wbr> after _ . ( only; a piece wider than the column still breaks. */
@@ -293,14 +298,16 @@ def _write_css(app, exception):
 
 
 def _drop_search_index_outside_the_search_page(app, exception):
-    """Remove the search index's script tag from every built page but search.html."""
+    """Remove the search index's script tag from every built page but search.html, and Pygments' n and p spans from
+    its code blocks (they carry the block's own colour: see _PLAIN_TOKEN)."""
     if exception is not None or app.builder.format != "html":
         return
     for page in pathlib.Path(app.outdir).rglob("*.html"):
         if page.name == "search.html":
             continue
         html = page.read_text(encoding="utf-8")
-        lighter = _SEARCH_INDEX.sub("", html)
+        lighter = _CODE_BLOCK.sub(lambda block: _PLAIN_TOKEN.sub(r"\1", block.group(0)), html)
+        lighter = _SEARCH_INDEX.sub("", lighter)
         if lighter != html:
             page.write_text(lighter, encoding="utf-8")
 

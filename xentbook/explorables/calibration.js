@@ -4,7 +4,7 @@
 // compute() is the browser's twin of calibration.py's compute: the same log-softmax ((z - max) - log(sum(exp(z -
 // max)))) in float64 from the saved float32 logits, the same equal-width bins, every number rounded to float32.
 
-import { bind, element, fmt, frame, fromJson, kernelNote, live, numberControl, parseNumber, report, selectControl, show, svg } from "./ui.js";
+import { bind, drawnWidth, element, fmt, frame, fromJson, kernelNote, live, numberControl, parseNumber, report, selectControl, show, svg } from "./ui.js";
 
 const f = Math.fround;
 const BIN_CHOICES = [5, 10, 15, 20];
@@ -96,27 +96,29 @@ function render({ model, el }) {
   const bins = selectControl(controls, { id, name: "bins", label: "Bins of confidence", options: BIN_CHOICES.map((b) => [b, `${b} bins`]) });
   bind(model, temperature);
   bind(model, bins, Number);
-  const plot = svg("svg", { viewBox: `0 0 ${WIDTH} ${HEIGHT}`, role: "img" });
+  const plot = element("div", { class: "xent-calibration-plot", role: "img" }); // the chart is drawn at its shown width
   const readout = element("p", { class: "xent-calibration-readout" });
   figure.append(plot, readout);
   const state = () => ({ logits: model.get("logits"), target: model.get("target") });
 
   function draw(r, binCount) {
     const { count, bin_accuracy: accuracy, bin_confidence: confidence } = r.values;
-    const x = (v) => PAD.left + v * (WIDTH - PAD.left - PAD.right);
+    const shown = drawnWidth(plot, WIDTH);
+    const x = (v) => PAD.left + v * (shown - PAD.left - PAD.right);
     const y = (v) => HEIGHT - PAD.bottom - v * (HEIGHT - PAD.top - PAD.bottom);
-    const width = (WIDTH - PAD.left - PAD.right) / binCount;
+    const width = (shown - PAD.left - PAD.right) / binCount;
+    const counted = width >= 28; // each bin's row count fits under its bar (else the label below says so)
     const marks = [];
     for (let k = 0; k < binCount; k++) {
       if (count[k] === 0) continue;
       marks.push(svg("rect", { x: x(k / binCount) + 1, width: Math.max(width - 2, 1), y: y(accuracy[k]), height: y(0) - y(accuracy[k]), class: "xent-calibration-bar" }));
       marks.push(svg("line", { x1: x(k / binCount) + 1, x2: x((k + 1) / binCount) - 1, y1: y(confidence[k]), y2: y(confidence[k]), class: "xent-calibration-confidence" }));
-      marks.push(svg("text", { x: x((k + 0.5) / binCount), y: HEIGHT - PAD.bottom + 15, "text-anchor": "middle", class: "xent-calibration-count", text: String(count[k]) }));
+      if (counted) marks.push(svg("text", { x: x((k + 0.5) / binCount), y: HEIGHT - PAD.bottom + 15, "text-anchor": "middle", class: "xent-calibration-count", text: String(count[k]) }));
     }
     plot.setAttribute("aria-label", "Reliability diagram: " + count.map((n, k) => (n === 0 ? null
       : `confidence ${fmt(k / binCount, 2)} to ${fmt((k + 1) / binCount, 2)}: ${n} rows, accuracy ${fmt(accuracy[k])}, mean confidence ${fmt(confidence[k])}`))
       .filter(Boolean).join("; "));
-    plot.replaceChildren(
+    plot.replaceChildren(svg("svg", { viewBox: `0 0 ${shown} ${HEIGHT}`, "aria-hidden": "true" }, [
       svg("line", { x1: x(0), x2: x(1), y1: y(0), y2: y(0), class: "xent-axis" }),
       svg("line", { x1: x(0), x2: x(0), y1: y(0), y2: y(1), class: "xent-axis" }),
       svg("line", { x1: x(0), x2: x(1), y1: y(0), y2: y(1), class: "xent-calibration-diagonal" }),
@@ -126,8 +128,8 @@ function render({ model, el }) {
       svg("text", { x: PAD.left - 22, y: y(0.5), "text-anchor": "middle", transform: `rotate(-90 ${PAD.left - 22} ${y(0.5)})`, text: "accuracy" }),
       svg("text", { x: x(0), y: HEIGHT - 6, text: "0" }),
       svg("text", { x: x(1), y: HEIGHT - 6, "text-anchor": "end", text: "1" }),
-      svg("text", { x: x(0.5), y: HEIGHT - 6, "text-anchor": "middle", text: "confidence (under each bar: its rows)" }),
-    );
+      svg("text", { x: x(0.5), y: HEIGHT - 6, "text-anchor": "middle", text: counted ? "confidence (under bars: rows)" : "confidence" }),
+    ]));
     readout.textContent = `NLL ${fmt(r.values.nll)} · accuracy ${fmt(r.values.accuracy)} · ECE ${fmt(r.values.ece)}. ` +
       "Bars: each bin's accuracy; lines: its mean confidence; diagonal: perfect calibration.";
   }
@@ -143,7 +145,7 @@ function render({ model, el }) {
       `NLL ${fmt(fromJson(a.values.nll))}, accuracy ${fmt(fromJson(a.values.accuracy))}, ECE ${fmt(fromJson(a.values.ece))}.`);
   }
 
-  return live(model, [...INPUTS, "kernel"], update);
+  return live(model, [...INPUTS, "kernel"], update, plot);
 }
 
 export default { render };
