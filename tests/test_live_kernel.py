@@ -75,7 +75,7 @@ def test_explorer_recomputes_with_torch_in_a_live_kernel(browser, jupyterlab):
         page.wait_for_function(
             f"document.querySelector('{KERNEL_LINE}').textContent.includes('Scale is NaN')", timeout=30000
         )
-        assert "scale is NaN" in page.locator(".xent-ox .xent-ox-message").first.text_content()
+        assert "Scale is NaN" in page.locator(".xent-ox .xent-ox-message").first.text_content()
         scale.fill("70")
         page.wait_for_function(
             f"document.querySelector('{KERNEL_LINE}').textContent.includes('{answer}')", timeout=30000
