@@ -63,7 +63,7 @@ book: check-book $(STAMP) $(NODE_STAMP)  ## build the site into _build/html from
 	$(BIN)/jupyter-book build . -W -n --keep-going
 
 test: check-test book slides pdf $(COLAB_STAMP)  ## build the book and the slides, then run every test (nbval re-runs each chapter)
-	browser="$$(CHROMIUM="$(CHROMIUM)" $(PREFLIGHT) chromium)" && CHROMIUM="$$browser" $(BIN)/pytest -n 2
+	browser="$$(CHROMIUM="$(CHROMIUM)" $(PREFLIGHT) chromium)" && CHROMIUM="$$browser" $(BIN)/pytest -n 2 --dist loadgroup
 
 execute: $(STAMP)  ## re-execute the chapters in place (commit the outputs: nbval compares them, the site shows them)
 	$(BIN)/python tools/notebooks.py execute

@@ -19,6 +19,8 @@ try:
     from xentbook.fused import default_chunk_size, linear_cross_entropy
 except ImportError:  # the fused loss is not in this version of the package
     default_chunk_size = linear_cross_entropy = None
+else:
+    import bench_variants  # the fused loss's variants, beside this file
 
 SMOOTHING = 0.1
 Z_LOSS = 1e-4
@@ -34,6 +36,7 @@ PLAIN = "F.linear + F.cross_entropy"
 TORCH_REFERENCE = "F.linear_cross_entropy (reference path)"
 TORCH_CHUNKED = "F.linear_cross_entropy (chunked: LinearCrossEntropyOptions())"
 FUSED = "linear_cross_entropy (the book's fused loss)"
+COMPILED_PLAIN = "torch.compile(F.linear + F.cross_entropy)"
 SWEEP_ROWS = (32, 128, 256)  # the fused loss's chunk size, besides its default (a memory budget: d // 16 rows)
 LS = f", label smoothing {SMOOTHING}"
 Z = f", z-loss {Z_LOSS:g}"
@@ -80,7 +83,21 @@ def linear_methods():
         for rows in SWEEP_ROWS:
             methods[fused_chunk(rows)] = lambda i, rows=rows: linear_cross_entropy(i["hidden"], i["weight"],
                                                                                    i["target"], chunk_size=rows)
+        for variant, walk in bench_variants.VARIANTS.items():
+            methods[fused_variant(variant)] = lambda i, walk=walk: bench_variants.run_with(
+                walk, i["hidden"], i["weight"], i["target"])
+        methods[COMPILED_PLAIN] = lambda i: bench_variants.compiled_plain(i["hidden"], i["weight"], i["target"])
     return methods
+
+
+def fused_variant(variant):
+    """The name of one of the fused loss's variants (benchmarks/bench_variants.py) at its default chunk size."""
+    return f"{FUSED}, variant: {variant}"
+
+
+def compiles(name):
+    """True for the methods that torch.compile: their first call at a shape compiles (timed apart)."""
+    return name == COMPILED_PLAIN or any(name == fused_variant(v) for v in bench_variants.COMPILED)
 
 
 def fused_chunk(rows):

@@ -5,9 +5,10 @@
 from bench_goals import time_goal
 from bench_measuring import PAGE
 from bench_methods import (
-    CHUNKED, CROSS_ENTROPY, FUSED, NLL_LOG1P, NLL_LOG_SOFTMAX, PLAIN, SWEEP_ROWS, TORCH_CHUNKED, default_chunk_size,
-    fused_chunk,
+    CHUNKED, COMPILED_PLAIN, CROSS_ENTROPY, FUSED, NLL_LOG1P, NLL_LOG_SOFTMAX, PLAIN, SWEEP_ROWS, TORCH_CHUNKED,
+    default_chunk_size, fused_chunk, fused_variant,
 )
+from bench_variants import VARIANTS
 
 def _md_table(header, rows):
     """A markdown table."""
@@ -118,6 +119,7 @@ def render(results, quick):
             "machine, at this load; the memory peaks and the fault counts do not depend on the load.", ""]
 
     out += chunk_size_section(results)
+    out += variants_section(results)
     out += ["## Log-softmax accuracy, max float32 ulps (xentbook.accuracy.ulp_report, seed 0)", ""]
     rows = []
     for classes, report in results["ulps"].items():
@@ -184,3 +186,58 @@ def chunk_size_section(results):
             "",
             _md_table(["rows per chunk", "forward+backward peak (MB)", f"peak / {PLAIN}'s",
                        f"time / {PLAIN}'s{at}", f"time / {TORCH_CHUNKED}'s{at}"], table), ""]
+
+
+def variant_rows(results):
+    """[(label, name, peak ratio, time ratio or None)] for the default and every variant of the fused loss, and
+    torch.compile of the whole loss, at the largest thread count timed with the plain path."""
+    memory = results["memory"].get("linear", {})
+    by_key = {(r["method"], r["threads"]): r for r in results["records"]}
+    names = [("default (xentbook.fused.walk_chunks)", FUSED)] + [(v, fused_variant(v)) for v in VARIANTS] + [
+        ("torch.compile of the whole loss, F.linear + F.cross_entropy (not fused)", COMPILED_PLAIN)]
+    names = [(label, name) for label, name in names if name in memory]
+    timed = [t for t in {t for (_, t) in by_key} if all((n, t) in by_key for n in [PLAIN, *(n for _, n in names)])]
+    threads = max(timed, default=None)
+    rows = []
+    for label, name in names:
+        peak = memory[name]["forward+backward"] / memory[PLAIN]["forward+backward"]
+        ratio = time_goal(by_key[(name, threads)], by_key[(PLAIN, threads)], 1.1) if threads else None
+        rows.append((label, name, peak, ratio))
+    return rows, threads
+
+
+def variants_section(results):
+    """Markdown lines: the fused loss's variants side by side, against the goal of 1.1x time at 0.1x memory."""
+    rows, threads = variant_rows(results)
+    if len(rows) < 2 or threads is None:
+        return []
+    compile_seconds = results.get("compile_seconds", {})
+    table = []
+    for label, name, peak, ratio in rows:
+        compiled = compile_seconds.get(label) or compile_seconds.get(
+            "torch.compile of F.linear + F.cross_entropy" if name == COMPILED_PLAIN else "")
+        table.append([label, f"{peak:.3f}", "met" if peak <= 0.1 else "not met",
+                      f"{ratio['median']:.2f}x [{ratio['min']:.2f}, {ratio['max']:.2f}]", ratio["verdict"],
+                      ", ".join(f"{s:.1f}" for s in compiled) if compiled else ""])
+    fused_rows = [r for r in rows if r[1] != COMPILED_PLAIN]
+    within = [r for r in fused_rows if r[2] <= 0.1]
+    both = [r for r in within if r[3]["verdict"] == "met"]
+    if both:
+        best = min(both, key=lambda r: r[3]["median"])
+        verdict = (f"{best[0]} meets both goals: {best[3]['median']:.2f}x the time (every repetition within 1.1x) "
+                   f"at {best[2]:.3f}x the memory.")
+    elif within:
+        best = min(within, key=lambda r: r[3]["median"])
+        verdict = (f"No variant meets 1.1x the time at 0.1x the memory on this machine. Of those within 0.1x the "
+                   f"memory, the fastest by median is {best[0]}: {best[3]['median']:.2f}x "
+                   f"[{best[3]['min']:.2f}, {best[3]['max']:.2f}] at {best[2]:.3f}x.")
+    else:
+        verdict = "No variant stays within 0.1x the memory at the default chunk size."
+    return ["## The fused loss's variants: time against memory", "",
+            f"Each variant walks the default chunk size (benchmarks/bench_variants.py says what each changes). "
+            f"Peak is forward+backward peak extra memory / {PLAIN}'s; time is forward+backward / {PLAIN}'s at "
+            f"{threads} thread{'s' if threads != 1 else ''}: the ratio of the medians, then [fastest / slowest, "
+            f"slowest / fastest], and the verdict on 1.1x from that spread. Compile time: the seconds of each call "
+            f"that compiled (a first call at new shapes), outside the timed repetitions.", "",
+            _md_table(["variant", f"peak / {PLAIN}'s", "0.1x memory", f"time / {PLAIN}'s", "1.1x time",
+                       "compile (s)"], table), "", verdict, ""]

@@ -63,9 +63,10 @@ from bench_measuring import (  # noqa: E402,F401
 )
 from bench_methods import (  # noqa: E402,F401
     CHUNKED, CROSS_ENTROPY, FAMILIES, FUSED, LS, NLL_LOG1P, NLL_LOG_SOFTMAX, PLAIN, SCRATCH, SWEEP_ROWS, Z,
-    default_chunk_size, fused_chunk, make_inputs,
+    COMPILED_PLAIN, default_chunk_size, fused_chunk, fused_variant, make_inputs,
 )
 from bench_report import _faults, _ms, render  # noqa: E402,F401
+import bench_variants  # noqa: E402
 from xentbook.accuracy import LOG1P_ULP_BOUND  # noqa: E402
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
@@ -142,6 +143,7 @@ def run(config, log=print):
                 records.append(record)
     torch.set_num_threads(threads_before)
     results["records"] = records
+    results["compile_seconds"] = dict(bench_variants.COMPILE_SECONDS)
     log("accuracy")
     results["ulps"] = measure_accuracy(config["ulp_classes"], config["ulp_rows"])
     by_key = {(r["method"], r["threads"]): r for r in records}

@@ -157,8 +157,12 @@ def mismatches(explorable, inputs, js):
 
 
 def open_explorable(page, site_url, explorable):
-    """Load the explorable's page; return (the Playwright page, a locator of the explorable's root)."""
+    """Load the explorable's page; return (the Playwright page, a locator of the explorable's root).
+
+    MathJax is not loaded: the explorables draw no TeX, and typesetting a chapter's math costs more CPU than the
+    checks here (the math is checked by tests/test_site.py, tests/test_accessibility.py and the PDF's tests)."""
     browser_page = page.page
+    browser_page.route("**/vendor/mathjax/**", lambda route: route.abort())
     browser_page.goto(f"{site_url}/{explorable.page}")
     browser_page.wait_for_function("document.documentElement.dataset.widgetsReady")
     root = browser_page.locator(explorable.selector).first

@@ -24,6 +24,8 @@ def load_bench():
     return module
 
 
+pytestmark = pytest.mark.xdist_group("bench")  # the quick run (a module fixture, with two compiles) is made once, on one worker
+
 bench = load_bench()
 VERDICTS = {"met", "not met", "not supported by the spread"}
 
@@ -119,6 +121,28 @@ def test_the_fused_losss_chunk_sizes_are_measured_side_by_side(quick_run):
         assert f"\n| {chunk}" in section
     assert f"| {bench.default_chunk_size(rows, hidden)} (default) |" in section
     assert "1 thread" in section and "not timed" not in section
+
+
+def test_the_fused_losss_variants_are_measured_side_by_side_with_a_verdict(quick_run):
+    """benchmarks/bench_variants.py: every variant and torch.compile of the whole loss, time and memory next to the
+    plain path's, and one sentence naming the fastest variant within the memory goal (or saying none is)."""
+    text, results = quick_run
+    section = text[text.index("## The fused loss's variants"):text.index("## Log-softmax accuracy")]
+    for variant in bench.bench_variants.VARIANTS:
+        assert f"| {variant} |" in section, variant
+    assert "| default (xentbook.fused.walk_chunks) |" in section and "| torch.compile of the whole loss" in section
+    assert re.search(r"meets both goals|No variant meets 1.1x the time at 0.1x the memory|No variant stays", section)
+    compiled = results["compile_seconds"]
+    assert set(compiled) == {"torch.compile of the chunk body", "torch.compile of F.linear + F.cross_entropy"}
+    assert all(seconds > 0 for calls in compiled.values() for seconds in calls)
+    linear = results["memory"]["linear"]
+    peak = {variant: linear[bench.fused_variant(variant)]["forward+backward"] for variant in bench.bench_variants.VARIANTS}
+    default = linear[bench.FUSED]["forward+backward"]
+    rows, hidden, classes = bench.QUICK["sizes"]["linear"]
+    chunk = bench.default_chunk_size(rows, hidden) * classes * 4
+    assert abs(peak["F.linear's product order"] - default) <= 1024  # the same buffers, laid out otherwise
+    assert peak["softmax temporary"] == pytest.approx(default + chunk, rel=0.02)  # a second chunk of logits
+    assert peak["weight gradient by mm + add_"] >= default + 0.9 * classes * hidden * 4  # a second weight gradient
 
 
 RESULTS = ROOT / "benchmarks" / "results"

@@ -3,6 +3,7 @@
 import ast
 import importlib
 import inspect
+import os
 import re
 import shutil
 import subprocess
@@ -157,6 +158,9 @@ def test_chapter_runs_alone_and_reproduces_its_outputs(path, tmp_path):
         [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "--nbval", "--nbval-current-env",
          "--rootdir", str(tmp_path), "-c", "/dev/null", str(alone)],
         cwd=tmp_path,
+        # One thread: make test runs two or three of these at once on two cores, and torch's threads fighting
+        # over them cost a third of the time. Every output is the same on one thread (this test proves it).
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
         capture_output=True,
         text=True,
         timeout=600,

@@ -6,6 +6,7 @@
 import collections
 import functools
 import io
+import os
 import re
 import shutil
 import subprocess
@@ -19,6 +20,8 @@ from pypdf import PdfReader
 import pdf as tool  # tools/pdf.py, on the path from conftest
 import preflight
 from conftest import SHOTS, SITE, toc_pages
+
+pytestmark = pytest.mark.xdist_group("pdf")  # the PDF's text and pictures (module fixtures) are read once, on one worker
 
 PDF = tool.OUT / tool.PDF_NAME
 # What MathJax would leave on the page had it not typeset the math: display and inline delimiters, environments,
@@ -42,6 +45,16 @@ def pdf_path():
     if not PDF.is_file():
         pytest.fail(f"{PDF} is missing: run `make pdf` (make test does it first)")
     return PDF
+
+
+def test_the_pdf_was_printed_from_the_site_as_it_is_now(pdf_path):
+    """`make pdf` prints again only when the site, its tools or the browser changed (tools/fingerprint.py): the PDF
+    these tests read must carry the fingerprint of the site as it is now."""
+    stamp = tool.OUT / tool.STAMP_NAME
+    browser = preflight.find_browser(os.environ.get("CHROMIUM"))
+    assert stamp.is_file(), "no fingerprint beside the PDF: run `make pdf`"
+    assert stamp.read_text().strip() == tool.inputs_digest(SITE, browser), "the site changed since: run `make pdf`"
+    assert (SITE / tool.PDF_NAME).read_bytes() == pdf_path.read_bytes(), "the site carries another PDF"
 
 
 @pytest.fixture(scope="module")

@@ -23,12 +23,6 @@ TOLERANCE = 1  # px: subpixel rounding
 NOTEBOOKS = toc_chapters()
 IDS = [path.stem for path in NOTEBOOKS]
 CHAPTER_4 = ROOT / "chapters" / "04_log_sum_exp.ipynb"
-SOURCES = [  # what a deck is made from, besides its notebook
-    ROOT / "tools" / "slides.py",
-    ROOT / "tools" / "myst_blocks.py",
-    ROOT / "assets" / "site" / "widgets.js",
-    *(path for path in (ROOT / "assets" / "slides").rglob("*") if path.is_file()),
-]
 
 import myst_blocks  # noqa: E402  (tools/myst_blocks.py, on the path from conftest)
 import slides as tool  # noqa: E402  (tools/slides.py, on the path from conftest)
@@ -93,19 +87,14 @@ def visible_cells(nb):
 
 @pytest.fixture(scope="session")
 def slides_url():
-    """_build/slides, served over HTTP on 127.0.0.1; every deck must be newer than what it is built from."""
+    """_build/slides, served over HTTP on 127.0.0.1; the decks must be built from the notebooks, tools and
+    templates as they are now (their fingerprint, tools/fingerprint.py)."""
     missing = [deck_path(nb).name for nb in NOTEBOOKS if not deck_path(nb).is_file()]
     if missing:
         pytest.fail(f"decks missing: {missing}: run `make slides`")
-    newest_source = max(path.stat().st_mtime for path in SOURCES)
-    stale = [
-        deck_path(nb).name
-        for nb in NOTEBOOKS
-        if deck_path(nb).stat().st_mtime < max(nb.stat().st_mtime, newest_source)
-    ]
-    if stale:
-        pytest.fail(f"decks older than their notebook or tools/slides.py, myst_blocks.py, assets/slides: {stale}: "
-                    "run `make slides`")
+    stamp = SLIDES / tool.STAMP_NAME
+    if not stamp.is_file() or stamp.read_text().strip() != tool.inputs_digest(NOTEBOOKS):
+        pytest.fail("the decks were built from other notebooks, tools or templates than these: run `make slides`")
     with serve(SLIDES) as url:
         yield url
 

@@ -31,6 +31,7 @@ from pypdf.generic import ArrayObject, Fit, NameObject
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tools"))
+from fingerprint import files_under, fingerprint, mark_built, up_to_date  # noqa: E402
 from notebooks import load_config  # noqa: E402
 from preflight import Missing, find_browser  # noqa: E402
 from serving import WAIT_FOR_WIDGETS_AND_MATH, serve  # noqa: E402
@@ -381,10 +382,23 @@ def _sections(reader):
     return found
 
 
+STAMP_NAME = ".inputs.sha256"  # beside the PDF: the fingerprint of what it was printed from (tools/fingerprint.py)
+
+
+def inputs_digest(site, browser):
+    """The fingerprint of what the PDF is made of: the site (but the PDF it carries), the tools that print it, and
+    the browser that prints it."""
+    browser_file = pathlib.Path(browser).resolve()
+    inputs = files_under(site, skip={PDF_NAME}) + [ROOT / "tools" / name for name in (
+        "pdf.py", "serving.py", "notebooks.py", "book_config.py", "fingerprint.py")] + [ROOT / "_config.yml"]
+    return fingerprint(inputs, [str(browser_file), browser_file.stat().st_size, browser_file.stat().st_mtime_ns])
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--site", type=pathlib.Path, default=SITE, help="the built site (default _build/html)")
     parser.add_argument("--out", type=pathlib.Path, default=OUT, help="the folder the PDF goes to (default _build/pdf)")
+    parser.add_argument("--force", action="store_true", help="print even if the site has not changed since the last PDF")
     args = parser.parse_args(argv)
     try:
         if not (args.site / "index.html").is_file():
@@ -395,12 +409,20 @@ def main(argv=None):
     except Missing as missing:
         print(f"error: {missing}", file=sys.stderr)
         return 2
+    target = args.out / PDF_NAME
+    digest = inputs_digest(args.site, browser)
+    stamp = args.out / STAMP_NAME
+    if not args.force and up_to_date(stamp, digest, [target]):
+        shutil.copyfile(target, args.site / PDF_NAME)  # a rebuilt site may have lost its copy
+        print(f"{target.relative_to(ROOT) if target.is_relative_to(ROOT) else target}: up to date (the site and "
+              f"the tools are as they were when it was printed; --force prints anyway)")
+        return 0
     started = time.monotonic()
     data, summary = asyncio.run(print_book(args.site, browser))
     args.out.mkdir(parents=True, exist_ok=True)
-    target = args.out / PDF_NAME
     target.write_bytes(data)
     shutil.copyfile(target, args.site / PDF_NAME)
+    mark_built(stamp, digest)
     print(
         f"{target.relative_to(ROOT) if target.is_relative_to(ROOT) else target}: {summary['pages']} pages, "
         f"{len(summary['chapters'])} pages of the site, {summary['widgets']} explorables, "

@@ -29,6 +29,7 @@ from nbconvert.filters import markdown2html
 from traitlets.config import Config
 
 import myst_blocks  # tools/myst_blocks.py, beside this file: the MyST reader
+from fingerprint import files_under, fingerprint, mark_built, up_to_date  # tools/fingerprint.py
 from book_config import toc_chapters  # tools/book_config.py, beside this file
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
@@ -296,6 +297,19 @@ def build_deck(exporter, notebook, out, decks=(), solutions="slide"):
     return path
 
 
+STAMP_NAME = ".inputs.sha256"  # beside the decks: the fingerprint of what they were built from (tools/fingerprint.py)
+
+
+def inputs_digest(notebooks, solutions="slide", decks=None):
+    """The fingerprint of what the decks are made of: the notebooks, the tools, the templates and styles, the
+    widget loader and the vendored packages' pins, and the options."""
+    if decks is None:
+        decks = {path.name for path in (ROOT / "chapters").glob("*.ipynb")} | {path.name for path in notebooks}
+    inputs = list(notebooks) + list((ROOT / "tools").glob("*.py")) + files_under(SLIDE_ASSETS) + [
+        WIDGETS_JS, ROOT / "assets" / "package-lock.json", ROOT / "_config.yml", ROOT / "_toc.yml"]
+    return fingerprint(inputs, [solutions, sorted(decks)])
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("notebooks", nargs="*", type=pathlib.Path, help="chapter notebooks (default: _toc.yml)")
@@ -306,6 +320,7 @@ def main(argv=None):
         default="slide",
         help="slide: a vertical slide under each exercise (default); notes: speaker notes only; omit: left out",
     )
+    parser.add_argument("--force", action="store_true", help="rebuild even if no input changed since the last build")
     args = parser.parse_args(argv)
     notebooks = []
     for path in args.notebooks or toc_chapters():
@@ -315,15 +330,23 @@ def main(argv=None):
             print(f"{path.with_suffix('.md')}: a Markdown page, no deck")  # _toc.yml lists pages too
         else:
             sys.exit(f"no such notebook: {path}")
+    decks = {path.name for path in (ROOT / "chapters").glob("*.ipynb")} | {path.name for path in notebooks}
+    digest = inputs_digest(notebooks, args.solutions, decks)
+    stamp = args.out / STAMP_NAME
+    outputs = [args.out / deck_name(notebook) for notebook in notebooks] + [args.out / "widgets.js"]
+    if not args.force and up_to_date(stamp, digest, outputs):
+        print(f"{args.out.relative_to(ROOT) if args.out.is_relative_to(ROOT) else args.out}: {len(notebooks)} decks "
+              f"up to date (no notebook, tool or template changed; --force rebuilds)")
+        return
     args.out.mkdir(parents=True, exist_ok=True)
     copy_assets(args.out)
     exporter = make_exporter()
-    decks = {path.name for path in (ROOT / "chapters").glob("*.ipynb")} | {path.name for path in notebooks}
     for notebook in notebooks:
         start = time.perf_counter()
         path = build_deck(exporter, notebook, args.out, decks=decks, solutions=args.solutions)
         seconds = time.perf_counter() - start
         print(f"{path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}  ({seconds:.1f} s)")
+    mark_built(stamp, digest)
 
 
 if __name__ == "__main__":

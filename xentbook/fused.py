@@ -25,7 +25,10 @@ def walk_chunks(ctx, h, W, b, target, grad_scale=None, z_coef=0.0):
     grad_b = torch.zeros_like(b) if grad_scale is not None and ctx.needs[2] else None
     for start in range(0, len(target), ctx.chunk_size):
         rows = slice(start, start + ctx.chunk_size)
-        logits = torch.nn.functional.linear(h[rows], W, b)  # the only logits that ever exist: chunk x C
+        # The only logits that ever exist, made as C x chunk (W h^T + b), the order make bench found fastest;
+        # logits is the chunk x C view of them that the row-wise work reads.
+        logits_t = torch.mm(W, h[rows].T) if b is None else torch.addmm(b[:, None], W, h[rows].T)
+        logits = logits_t.T
         scale = grad_scale[rows] if torch.is_tensor(grad_scale) and grad_scale.dim() else grad_scale
         coef = z_coef[rows] if torch.is_tensor(z_coef) and z_coef.dim() else z_coef
         ce[rows], lse = cross_entropy_rows(logits, target[rows], **ctx.options, out=logits, grad_scale=scale,
@@ -35,10 +38,10 @@ def walk_chunks(ctx, h, W, b, target, grad_scale=None, z_coef=0.0):
         if grad_h is not None:  # logits now holds the chunk's gradient g: dL/dh = g W, dL/dW += g^T h
             torch.mm(logits, W, out=grad_h[rows])
         if grad_W is not None:
-            grad_W.addmm_(logits.T, h[rows])
+            grad_W.addmm_(logits_t, h[rows])  # g^T is logits_t itself
         if grad_b is not None:
             grad_b += logits.sum(dim=0)
-        del logits  # free this chunk's logits before the next chunk's are made
+        del logits, logits_t  # free this chunk's logits before the next chunk's are made
     return ce, z_term, (grad_h, grad_W, grad_b)
 
 
