@@ -65,7 +65,7 @@ from bench_methods import (  # noqa: E402,F401
     CHUNKED, CROSS_ENTROPY, FAMILIES, FUSED, LS, NLL_LOG1P, NLL_LOG_SOFTMAX, PLAIN, SCRATCH, SWEEP_ROWS, Z,
     COMPILED_PLAIN, default_chunk_size, fused_chunk, fused_variant, make_inputs,
 )
-from bench_report import _faults, _ms, render  # noqa: E402,F401
+from bench_report import _faults, _ms, render, variant_rows  # noqa: E402,F401
 import bench_variants  # noqa: E402
 from xentbook.accuracy import LOG1P_ULP_BOUND  # noqa: E402
 

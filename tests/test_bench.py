@@ -170,12 +170,22 @@ def test_the_benchmarks_page_says_what_load_the_committed_run_recorded():
     during = [record[key][2] for record in results["records"] for key in ("load_before", "load_after")]
     during.append(meta["load_after"][2])
     threads = sorted({record["threads"] for record in results["records"]})
-    assert meta["load_before"][2] > meta["cpus"]  # the reason the page cannot say the machine was idle
-    assert (f"when the run started, the 15-minute load average was {meta['load_before'][2]}, above its "
+    side = "above" if meta["load_before"][2] > meta["cpus"] else "below"
+    assert (f"when the run started, the 15-minute load average was {meta['load_before'][2]}, {side} its "
             f"{meta['cpus']} CPUs") in page()
     assert f"it was between {min(during)} and {max(during)}, while the benchmark itself runs " + " or ".join(
         map(str, threads)) + " threads" in page()
     assert "nothing else running" not in page().split("## The benchmark")[1]
+
+
+def test_the_committed_run_keeps_the_fastest_variant_within_the_memory_goal_as_the_default():
+    """The issue's rule: the default walk is the fastest (by median) of the variants that keep the memory goal."""
+    results = json.loads((RESULTS / "bench.json").read_text())
+    rows, threads = bench.variant_rows(results)
+    assert threads == 2 and {label for label, *_ in rows} >= set(bench.bench_variants.VARIANTS)
+    within = [(ratio["median"], name) for label, name, peak, ratio in rows
+              if peak <= 0.1 and name != bench.COMPILED_PLAIN]
+    assert min(within)[1] == bench.FUSED, within
 
 
 def test_the_benchmarks_pages_make_measure_table_says_what_the_committed_measurements_hold():
@@ -194,8 +204,14 @@ def test_the_benchmarks_pages_make_measure_table_says_what_the_committed_measure
     assert rows[next(r for r in rows if r.startswith("`make test`"))] == f"{figure('make test'):.0f} s"
     assert rows[next(r for r in rows if r.startswith("moving a control"))] == f"{figure('slowest explorable'):.1f} ms"
     assert rows[next(r for r in rows if r.startswith("bytes the heaviest page"))] == f"{figure('heaviest page'):,}"
-    assert "(bce)" in next(name for name in figures if name.startswith("slowest")) and "chapter 1's" in readme
-    assert "chapters_06" in next(name for name in figures if name.startswith("heaviest")) and "(chapter 6)" in readme
+    from explorables import EXPLORABLES  # tests/explorables.py: each explorable's page
+
+    slowest = re.search(r"\((\w+)\)", next(name for name in figures if name.startswith("slowest"))).group(1)
+    page_of = {explorable.name: explorable.page for explorable in EXPLORABLES}
+    chapter = int(re.search(r"chapters/(\d+)_", page_of[slowest]).group(1))
+    assert f"slowest explorable (chapter {chapter}'s)" in readme, slowest
+    heaviest = re.search(r"chapters_(\d+)_", next(name for name in figures if name.startswith("heaviest")))
+    assert heaviest and f"the heaviest page (chapter {int(heaviest.group(1))})" in readme
 
 
 def test_the_benchmarks_pages_clean_clone_time_is_the_recorded_one():
@@ -226,13 +242,30 @@ def test_the_benchmarks_pages_reading_of_the_chunk_sizes_holds_in_the_committed_
         small = memory[name]["forward+backward"] <= 0.1 * plain_peak
         time = bench.time_goal(records[(name, 2)], records[(bench.PLAIN, 2)], 1.1)
         assert not (small and time["verdict"] == "met"), chunk  # no chunk size meets both goals
-        if chunk <= 64:  # under a tenth, and slower than 1.1x the plain path
-            assert small and time["verdict"] == "not met", chunk
+        if chunk <= 64:  # under a tenth, not shown to meet 1.1x; 32 rows miss it outright
+            assert small and time["verdict"] == ("not met" if chunk == 32 else "not supported by the spread"), chunk
         else:  # as fast as the plain path within the spread, over a tenth
             ratio = bench.time_goal(records[(name, 2)], records[(bench.PLAIN, 2)], 1.0)
             assert not small and ratio["min"] <= 1 <= ratio["max"], chunk
+    medians = [records[(name, 2)]["forward_backward_ms"]["median"] for _, name in sorted(names.items())]
+    assert medians == sorted(medians, reverse=True)  # the smaller the chunk, the slower
     for suffix in ("", bench.LS, bench.Z):
         assert memory[bench.FUSED + suffix]["forward+backward"] <= 0.1 * memory[bench.PLAIN + suffix]["forward+backward"]
+    # The variants, as the page reads them.
+    variants = {label: (peak, ratio) for label, _, peak, ratio in bench.variant_rows(results)[0]}
+    within = {label for label, (peak, _) in variants.items() if peak <= 0.1}
+    assert within == {"default (xentbook.fused.walk_chunks)", "F.linear's product order", "torch.compile of the chunk body"}
+    assert variants["softmax temporary"][0] > 0.1
+    assert variants["weight gradient by mm + add_"][1]["verdict"] == "not met"
+    assert variants["weight gradient by mm + add_"][0] >= variants["default (xentbook.fused.walk_chunks)"][0] + 0.08
+    whole = next(ratio for label, (peak, ratio) in variants.items() if label.startswith("torch.compile of the whole"))
+    assert whole["min"] <= 1 <= whole["max"]  # as fast as the plain path within the spread...
+    assert next(peak for label, (peak, _) in variants.items() if label.startswith("torch.compile of the whole")) > 0.4
+    assert all(ratio["verdict"] != "met" for label, (peak, ratio) in variants.items() if peak <= 0.1)
+    default = variants["default (xentbook.fused.walk_chunks)"][1]
+    assert (f"its time, {default['median']:.2f}x the plain path's by the medians, neither meets nor misses the 1.1x "
+            f"goal as far as the spread shows ({default['min']:.2f} to {default['max']:.2f}:") in page()
+    assert default["verdict"] == "not supported by the spread"
     faults = {name: records[(name, 2)]["minor_faults_per_pass"]["median"] for name in (bench.PLAIN, bench.FUSED)}
     weight_grad_pages = results["meta"]["sizes"]["linear"][2] * hidden * 4 / results["meta"]["page_bytes"]
     assert faults[bench.FUSED] == pytest.approx(weight_grad_pages, rel=0.05)  # the weight's gradient, page by page
