@@ -25,9 +25,11 @@ EDITED = ROOT / "chapters" / "02_softmax.ipynb"
 
 
 def timed(command):
-    """Run a shell command in the repo; return its wall time in seconds (fail loudly if it fails)."""
+    """Run a shell command in the repo; return its wall time in seconds (if it fails, stop with the end of its output)."""
     start = time.perf_counter()
-    subprocess.run(command, shell=True, cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
+    run = subprocess.run(command, shell=True, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    if run.returncode != 0:  # say why, not only that it failed
+        sys.exit(f"`{command}` failed (exit status {run.returncode}); the end of its output:\n{run.stdout[-6000:]}")
     return time.perf_counter() - start
 
 

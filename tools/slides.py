@@ -301,11 +301,12 @@ STAMP_NAME = ".inputs.sha256"  # beside the decks: the fingerprint of what they 
 
 
 def inputs_digest(notebooks, solutions="slide", decks=None):
-    """The fingerprint of what the decks are made of: the notebooks, the tools, the templates and styles, the
-    widget loader and the vendored packages' pins, and the options."""
+    """The fingerprint of what the decks are made of: the notebooks, this tool and the tools it imports, the
+    templates and styles, the widget loader and the vendored packages' pins, and the options."""
     if decks is None:
         decks = {path.name for path in (ROOT / "chapters").glob("*.ipynb")} | {path.name for path in notebooks}
-    inputs = list(notebooks) + list((ROOT / "tools").glob("*.py")) + files_under(SLIDE_ASSETS) + [
+    tools = [ROOT / "tools" / name for name in ("slides.py", "myst_blocks.py", "book_config.py", "fingerprint.py")]
+    inputs = list(notebooks) + tools + files_under(SLIDE_ASSETS) + [
         WIDGETS_JS, ROOT / "assets" / "package-lock.json", ROOT / "_config.yml", ROOT / "_toc.yml"]
     return fingerprint(inputs, [solutions, sorted(decks)])
 
